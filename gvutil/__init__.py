@@ -1,0 +1,103 @@
+"""gvutil: the reusable half of the GAN & VAE book.
+
+Chapters teach an idea in their own cells; once taught, the code lives here and later
+chapters import it. Importing :mod:`gvutil` does not import Keras or TensorFlow, so the
+environment variables that quiet TensorFlow's logs can still be set first (see
+:func:`quiet_tensorflow`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "in_colab",
+    "quiet_tensorflow",
+    "seed_everything",
+    "versions",
+]
+
+
+def in_colab() -> bool:
+    """Return True when running inside Google Colab."""
+    return "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG") is not None
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ start-up logs.
+
+    Both variables are needed (either alone leaves a message), and they only take effect
+    when set before TensorFlow is first imported. Stored notebook outputs depend on it: the
+    log lines appear under ``nbconvert`` but not under ``pytest --nbval``.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+quiet_tensorflow()
+
+
+def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and Keras; make TensorFlow ops deterministic.
+
+    Args:
+        seed: the seed for every generator.
+        deterministic: on the TensorFlow backend, also call
+            ``tf.config.experimental.enable_op_determinism()`` so that reruns on a CPU
+            give bit-identical numbers. (JAX is deterministic on CPU by construction.)
+    """
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        # Seeds Python, NumPy, TF and resets Keras' global SeedGenerator.
+        keras.utils.set_random_seed(seed)
+        if deterministic:
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
+    else:
+        # keras.utils.set_random_seed would import TensorFlow even on JAX; do what it does
+        # for Keras by hand: record the seed and drop the global SeedGenerator, which is
+        # re-created from Python's (now seeded) `random` on first use.
+        from keras.src.backend.common import global_state
+
+        global_state.set_global_attribute("global_random_seed", seed)
+        global_state.set_global_attribute("global_seed_generator", None)
+        if backend == "torch":
+            import torch
+
+            torch.manual_seed(seed)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the libraries the book depends on, plus the Keras backend."""
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("keras", "tensorflow", "jax", "numpy", "matplotlib"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            if name == "tensorflow":
+                try:
+                    out[name] = md.version("tensorflow-cpu")
+                    continue
+                except md.PackageNotFoundError:
+                    pass
+            out[name] = "not installed"
+    out["gvutil"] = __version__
+    import keras
+
+    out["backend"] = keras.backend.backend()
+    return out
