@@ -1,0 +1,80 @@
+# The two commands of the README: `make book` and `make test`. Everything runs in .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Offline machines (CI, this repo's dev boxes) keep MNIST in ../shared/data; elsewhere the loader
+# downloads it into ~/.cache/gvutil. An explicit GVUTIL_DATA_DIR always wins.
+GVUTIL_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
+export GVUTIL_DATA_DIR
+# Quiet TensorFlow's C++ start-up logs (both are needed; see NOTES in the README), fix hashing.
+export TF_CPP_MIN_LOG_LEVEL  := 2
+export TF_ENABLE_ONEDNN_OPTS := 0
+export PYTHONHASHSEED        := 0
+
+NOTEBOOKS := $(wildcard book/*.ipynb)
+PYTEST    := $(BIN)/python -m pytest -p no:cacheprovider
+NBVAL     := $(PYTEST) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+JB        := $(BIN)/jupyter-book
+
+.PHONY: help venv book site test unit unit-tf unit-jax nbval browser lab execute clean
+
+help:
+	@echo "make book     build the website into _build/html (creates .venv first)"
+	@echo "make test     unit tests on both backends + nbval on every notebook + strict site build"
+	@echo "make lab      open the book in JupyterLab"
+	@echo "make execute NB=book/x.ipynb   re-run one notebook top to bottom and store its outputs"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+book: venv
+	$(JB) build .
+	@echo "Open _build/html/index.html"
+
+# Strict build: any warning fails. Removes the old build so that nothing stale hides a warning.
+site: venv
+	rm -rf _build/html _build/.doctrees
+	$(JB) build . -W -n --keep-going
+
+unit: unit-tf unit-jax
+
+unit-tf: venv
+	KERAS_BACKEND=tensorflow $(PYTEST) tests -m "not browser"
+
+unit-jax: venv
+	KERAS_BACKEND=jax $(PYTEST) tests -m "not browser"
+
+nbval: venv
+	KERAS_BACKEND=tensorflow $(NBVAL) book
+
+browser: venv
+	$(PYTEST) tests -m browser
+
+# Each stage prints its wall time; the first failing stage stops the run with its exit code.
+TEST_STAGES ?= unit-tf unit-jax nbval site
+test: venv
+	@set -e; for stage in $(TEST_STAGES); do \
+	  start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$stage; \
+	  echo "== stage $$stage passed in $$(( $$(date +%s) - start )) s"; \
+	done
+
+lab: venv
+	$(BIN)/jupyter lab book
+
+execute: venv
+	@test -n "$(NB)" || (echo "usage: make execute NB=book/<name>.ipynb" && exit 2)
+	KERAS_BACKEND=tensorflow $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 \
+	  --ExecutePreprocessor.record_timing=False \
+	  --ExecutePreprocessor.extra_arguments=--IPKernelApp.capture_fd_output=False $(NB)
+
+clean:
+	rm -rf _build

@@ -1,0 +1,7 @@
+"""``python -m gvutil.evaluator train|verify`` (see :mod:`gvutil.evaluator`)."""
+
+import sys
+
+from gvutil.evaluator import main
+
+sys.exit(main())

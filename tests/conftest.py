@@ -1,0 +1,32 @@
+"""Test-wide setup: quiet TensorFlow before it is imported, find the offline MNIST copy."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Must happen before Keras/TensorFlow is imported by any test module.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+REPO = Path(__file__).resolve().parents[1]
+_SHARED = REPO.parent / "shared" / "data"
+if not os.environ.get("GVUTIL_DATA_DIR") and (_SHARED / "mnist").is_dir():
+    os.environ["GVUTIL_DATA_DIR"] = str(_SHARED)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The folder holding mnist/*.gz (GVUTIL_DATA_DIR); skips if there is none."""
+    d = os.environ.get("GVUTIL_DATA_DIR")
+    if not d or not (Path(d) / "mnist").is_dir():
+        pytest.skip("no local MNIST copy: set GVUTIL_DATA_DIR to a folder with mnist/*.gz")
+    return Path(d)
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    """((x_train, y_train), (x_test, y_test)) as uint8 arrays, loaded once per session."""
+    from gvutil.data import load_mnist
+
+    return load_mnist(download=False)
