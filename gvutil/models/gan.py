@@ -1,0 +1,416 @@
+"""The book's GAN: a discriminator and a generator trained in turn by ``model.fit(x)``.
+
+Data contract: ``x`` holds float images in [0, 1] of the discriminator's input shape
+(``(n, 28, 28, 1)`` for the builders). The discriminator outputs one *logit* per image and
+every loss is computed from logits with ``softplus`` (never ``log(sigmoid(.))``), so no loss
+overflows however sure the discriminator gets.
+
+Each batch does two updates, as in Goodfellow et al. (2014), Algorithm 1 with k = 1:
+
+1. discriminator: minimise ``-[t log D(x) + (1 - t) log(1 - D(x))] - log(1 - D(G(z)))``, with
+   ``t = 1 - label_smoothing`` (one-sided label smoothing; ``t = 1`` without it);
+2. generator, against the freshly updated discriminator, with fresh noise: minimise
+   ``-log D(G(z))`` ("non_saturating", the default) or ``log(1 - D(G(z)))`` ("minimax", the
+   original saturating objective whose gradient vanishes when D rejects the fakes).
+
+The train step branches on the backend only where gradients are taken (``tf.GradientTape``
+on TensorFlow, ``jax.value_and_grad`` on JAX); the losses are backend-neutral ``keras.ops``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = ["GAN"]
+
+GAN_LOSSES = ("non_saturating", "minimax")
+
+
+class _OptimizerPair(keras.optimizers.Optimizer):
+    """The discriminator's and the generator's optimizers behind the one ``model.optimizer``.
+
+    Keras' JAX trainer threads only ``model.optimizer.variables`` through ``fit()``; listing
+    both optimizers' variables here carries both states through the jitted train step (and
+    through ``BackupAndRestore`` and ``.keras`` files). Nothing is ever applied through it.
+    """
+
+    def __init__(self, d_optimizer, g_optimizer, name="gan_optimizers"):
+        super().__init__(learning_rate=0.0, name=name)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    def build_pair(self, d_variables, g_variables):
+        """Create both optimizers' slots for the discriminator's and the generator's weights."""
+        if not self.d_optimizer.built:
+            self.d_optimizer.build(d_variables)
+        if not self.g_optimizer.built:
+            self.g_optimizer.build(g_variables)
+        self._d_ids = frozenset(id(v) for v in d_variables)
+        self.built = True
+
+    def build(self, var_list):
+        if not self.built:
+            raise RuntimeError("GAN optimizers are built by GAN.compile(); compile the GAN first.")
+
+    @property
+    def variables(self):
+        return list(self.d_optimizer.variables) + list(self.g_optimizer.variables)
+
+    @property
+    def iterations(self):
+        return self.g_optimizer.iterations
+
+    def finalize_variable_values(self, var_list):
+        d_ids = getattr(self, "_d_ids", frozenset())
+        self.d_optimizer.finalize_variable_values([v for v in var_list if id(v) in d_ids])
+        self.g_optimizer.finalize_variable_values([v for v in var_list if id(v) not in d_ids])
+
+    # The two optimizers save and load their own variables (they are children of the GAN).
+    def save_own_variables(self, store):
+        pass
+
+    def load_own_variables(self, store):
+        pass
+
+
+def _needs_loss_scaling(*layers) -> bool:
+    policies = [keras.config.dtype_policy().name] + [layer.dtype_policy.name for layer in layers]
+    return "mixed_float16" in policies
+
+
+def _seed_states(model):
+    """Every SeedGenerator state variable under ``model`` (its own and its layers', e.g. Dropout)."""
+    return [v for v in model.non_trainable_variables if v.name == "seed_generator_state"]
+
+
+def _save_rng(model, store):
+    # Keras does not save SeedGenerator states; without them a resumed run would replay the
+    # noise (and dropout masks) of its first epochs instead of continuing the sequence.
+    for i, v in enumerate(_seed_states(model)):
+        store[f"rng_{i}"] = v
+
+
+def _load_own_and_rng(model, store):
+    own = model._trainable_variables + model._non_trainable_variables
+    for i, v in enumerate(own):
+        v.assign(store[f"{i}"])
+    keys = set(store.keys())
+    for i, v in enumerate(_seed_states(model)):
+        if f"rng_{i}" in keys:  # files written without RNG states keep the fresh ones
+            v.assign(store[f"rng_{i}"])
+
+
+def check_images(x, image_shape, who):
+    """Raise a ValueError unless ``x`` is a float batch of images of ``image_shape``."""
+    shape = tuple(x.shape)
+    expected = (None,) + tuple(image_shape)
+    if len(shape) != len(expected) or tuple(shape[1:]) != tuple(image_shape):
+        raise ValueError(f"{who} expects images of shape {expected}; received {shape}.")
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if "float" not in dtype:
+        raise ValueError(
+            f"{who} expects float images with values in [0, 1]; received dtype {dtype} "
+            "(convert uint8 pixels with x.astype('float32') / 255)."
+        )
+
+
+def _replace(values, positions, new_values):
+    values = list(values)
+    for i, v in zip(positions, new_values):
+        values[i] = v
+    return values
+
+
+def _positions(all_variables, some_variables):
+    index = {id(v): i for i, v in enumerate(all_variables)}
+    return [index[id(v)] for v in some_variables]
+
+
+@keras.saving.register_keras_serializable(package="gvutil")
+class GAN(keras.Model):
+    """A GAN trained with ``fit(x)`` on images in [0, 1].
+
+    Args:
+        generator: model mapping ``(n, latent_dim)`` noise to images in [0, 1].
+        discriminator: model mapping images to ``(n, 1)`` logits.
+        latent_dim: length of the noise vector z ~ N(0, I).
+        loss: generator objective, "non_saturating" (-log D(G(z))) or "minimax"
+            (log(1 - D(G(z)))).
+        label_smoothing: one-sided label smoothing; the discriminator's target for real
+            images is ``1 - label_smoothing`` (fakes keep target 0).
+        seed: seed of the model's own noise (training noise and ``generate()``).
+
+    Metrics (epoch means): ``d_loss`` (real + fake cross-entropy, 2 log 2 ≈ 1.386 when D
+    outputs 1/2 everywhere), ``g_loss``, ``d_real`` (mean D(x)), ``d_fake`` (mean D(G(z))),
+    the last two as probabilities measured in the discriminator step.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, loss="non_saturating",
+                 label_smoothing=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if loss not in GAN_LOSSES:
+            raise ValueError(f"loss must be one of {GAN_LOSSES}; received {loss!r}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1); received {label_smoothing}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.gan_loss = loss
+        self.label_smoothing = float(label_smoothing)
+        self.seed = seed
+        self.image_shape = tuple(discriminator.input_shape[1:])
+        out_shape = tuple(generator.output_shape[1:])
+        if out_shape != self.image_shape:
+            raise ValueError(f"generator outputs shape {(None,) + out_shape} but the discriminator "
+                             f"expects {(None,) + self.image_shape}")
+        if tuple(generator.input_shape[1:]) != (self.latent_dim,):
+            raise ValueError(f"generator expects inputs of shape {generator.input_shape}, "
+                             f"not (None, {self.latent_dim}) (latent_dim={self.latent_dim})")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.sample_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.built = True
+
+    # ----------------------------------------------------------------- keras plumbing
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    @property
+    def d_optimizer(self):
+        return self.optimizer.d_optimizer
+
+    @property
+    def g_optimizer(self):
+        return self.optimizer.g_optimizer
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Set the two optimizers (default Adam(2e-4, beta_1=0.5) each, as in DCGAN).
+
+        Other keyword arguments (``steps_per_execution``, ``jit_compile``, ``run_eagerly``)
+        go to ``keras.Model.compile``. Under a ``mixed_float16`` policy both optimizers are
+        wrapped in ``LossScaleOptimizer``.
+        """
+        for key in ("optimizer", "loss", "metrics"):
+            if kwargs.get(key) is not None:
+                raise TypeError(f"GAN.compile() takes d_optimizer and g_optimizer, not {key}=")
+            kwargs.pop(key, None)
+        d_optimizer = keras.optimizers.get(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        g_optimizer = keras.optimizers.get(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        if d_optimizer is g_optimizer:
+            raise ValueError("d_optimizer and g_optimizer must be two different optimizer objects")
+        if _needs_loss_scaling(self, self.generator, self.discriminator):
+            LSO = keras.optimizers.LossScaleOptimizer
+            d_optimizer = d_optimizer if isinstance(d_optimizer, LSO) else LSO(d_optimizer)
+            g_optimizer = g_optimizer if isinstance(g_optimizer, LSO) else LSO(g_optimizer)
+        self._gvutil_compile = {k: kwargs[k] for k in ("steps_per_execution", "jit_compile",
+                                                       "run_eagerly") if k in kwargs}
+        pair = _OptimizerPair(d_optimizer, g_optimizer)
+        super().compile(optimizer=pair, auto_scale_loss=False, **kwargs)
+        pair.build_pair(self.discriminator.trainable_variables, self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return None
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            **getattr(self, "_gvutil_compile", {}),
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        d = keras.saving.deserialize_keras_object(config.pop("d_optimizer"))
+        g = keras.saving.deserialize_keras_object(config.pop("g_optimizer"))
+        self.compile(d_optimizer=d, g_optimizer=g, **config)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "loss": self.gan_loss,
+            "label_smoothing": self.label_smoothing,
+            "seed": self.seed,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        _save_rng(self, store)
+
+    def load_own_variables(self, store):
+        _load_own_and_rng(self, store)
+
+    def call(self, z, training=False):
+        """Generate images from latent vectors ``z`` of shape ``(n, latent_dim)``."""
+        return self.generator(z, training=training)
+
+    # ----------------------------------------------------------------- the objectives
+    def discriminator_loss(self, real_logits, fake_logits):
+        """Mean cross-entropy of D on real (target ``1 - label_smoothing``) plus on fakes (target 0)."""
+        real_logits = ops.cast(real_logits, "float32")
+        fake_logits = ops.cast(fake_logits, "float32")
+        t = 1.0 - self.label_smoothing
+        # -log sigmoid(l) = softplus(-l);  -log(1 - sigmoid(l)) = softplus(l)
+        real = t * ops.softplus(-real_logits) + (1.0 - t) * ops.softplus(real_logits)
+        return ops.mean(real) + ops.mean(ops.softplus(fake_logits))
+
+    def generator_loss(self, fake_logits):
+        """Generator objective from D's logits on fakes (mean over the batch)."""
+        fake_logits = ops.cast(fake_logits, "float32")
+        if self.gan_loss == "minimax":
+            return -ops.mean(ops.softplus(fake_logits))  # mean log(1 - D(G(z)))
+        return ops.mean(ops.softplus(-fake_logits))  # mean -log D(G(z))
+
+    def _noise(self, n):
+        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+
+    def _d_step_loss(self, x, training=True):
+        fake = self.generator(self._noise(ops.shape(x)[0]), training=training)
+        real_logits = ops.cast(self.discriminator(x, training=training), "float32")
+        fake_logits = ops.cast(self.discriminator(fake, training=training), "float32")
+        loss = self.discriminator_loss(real_logits, fake_logits)
+        return loss, (ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)))
+
+    def _g_step_loss(self, n, training=True):
+        fake = self.generator(self._noise(n), training=training)
+        return self.generator_loss(self.discriminator(fake, training=training))
+
+    def _track(self, d_loss, g_loss, d_real, d_fake):
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(d_real)
+        self.d_fake_tracker.update_state(d_fake)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _images(self, data):
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        check_images(x, self.image_shape, "GAN")
+        return x
+
+    # ----------------------------------------------------------------- train / test steps
+    def train_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_train_step(*args)
+        if keras.backend.backend() == "tensorflow":
+            return self._tf_train_step(*args)
+        raise NotImplementedError("gvutil.models.GAN trains on the jax and tensorflow backends")
+
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_test_step(*args)
+        return self._tf_test_step(*args)
+
+    def _tf_train_step(self, data):
+        import tensorflow as tf
+
+        x = self._images(data)
+        # Gradients are summed over replicas under tf.distribute: scale the mean losses.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        d_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            d_loss, (d_real, d_fake) = self._d_step_loss(x)
+            scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            g_loss = self._g_step_loss(ops.shape(x)[0])
+            scaled = self.g_optimizer.scale_loss(g_loss / replicas)
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
+        return self._track(d_loss, g_loss, d_real, d_fake)
+
+    def _tf_test_step(self, data):
+        x = self._images(data)
+        d_loss, (d_real, d_fake) = self._d_step_loss(x, training=False)
+        g_loss = self._g_step_loss(ops.shape(x)[0], training=False)
+        return self._track(d_loss, g_loss, d_real, d_fake)
+
+    def _stateless(self, fn, trainable, non_trainable):
+        """Run ``fn()`` with the model's variables bound to values; return (out, new non-trainables)."""
+        mapping = list(zip(self.trainable_variables, trainable))
+        mapping += list(zip(self.non_trainable_variables, non_trainable))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            out = fn()
+        return out, [scope.get_current_value(v) for v in self.non_trainable_variables]
+
+    def _stateless_metrics(self, metrics_values, *values):
+        mapping = list(zip(self.metrics_variables, metrics_values))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = self._track(*values)
+        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
+
+    @staticmethod
+    def _scaled(optimizer, optimizer_values, loss):
+        with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, optimizer_values))):
+            return optimizer.scale_loss(loss)
+
+    def _jax_update(self, optimizer, opt_values, variables, loss_fn, trainable, non_trainable):
+        """One optimizer step on ``variables`` (a subset of the GAN's) against ``loss_fn()``."""
+        import jax
+
+        pos = _positions(self.trainable_variables, variables)
+
+        def objective(values):
+            (loss, aux), new_non_trainable = self._stateless(
+                loss_fn, _replace(trainable, pos, values), non_trainable)
+            return self._scaled(optimizer, opt_values, loss), (loss, aux, new_non_trainable)
+
+        values = [trainable[i] for i in pos]
+        (_, (loss, aux, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(values)
+        values, opt_values = optimizer.stateless_apply(opt_values, grads, values)
+        return loss, aux, _replace(trainable, pos, values), non_trainable, list(opt_values)
+
+    def _jax_train_step(self, state, data):
+        trainable, non_trainable, opt_values, metrics_values = state
+        x = self._images(data)
+        n_d = len(self.d_optimizer.variables)
+        d_opt, g_opt = list(opt_values[:n_d]), list(opt_values[n_d:])
+        d_loss, (d_real, d_fake), trainable, non_trainable, d_opt = self._jax_update(
+            self.d_optimizer, d_opt, self.discriminator.trainable_variables,
+            lambda: self._d_step_loss(x), trainable, non_trainable)
+        g_loss, _, trainable, non_trainable, g_opt = self._jax_update(
+            self.g_optimizer, g_opt, self.generator.trainable_variables,
+            lambda: (self._g_step_loss(x.shape[0]), ()), trainable, non_trainable)
+        logs, metrics_values = self._stateless_metrics(metrics_values, d_loss, g_loss, d_real, d_fake)
+        return logs, (trainable, non_trainable, d_opt + g_opt, metrics_values)
+
+    def _jax_test_step(self, state, data):
+        trainable, non_trainable, metrics_values = state
+        x = self._images(data)
+
+        def losses():
+            d_loss, (d_real, d_fake) = self._d_step_loss(x, training=False)
+            return d_loss, self._g_step_loss(x.shape[0], training=False), d_real, d_fake
+
+        values, non_trainable = self._stateless(losses, trainable, non_trainable)
+        logs, metrics_values = self._stateless_metrics(metrics_values, *values)
+        return logs, (trainable, non_trainable, metrics_values)
+
+    # ----------------------------------------------------------------- conveniences
+    def generate(self, n, seed=None, batch_size=1000):
+        """``n`` generated images as a NumPy array in [0, 1].
+
+        With an integer ``seed`` the same noise (hence, for fixed weights, the same images)
+        comes back every call; with ``seed=None`` the model's own sampling generator is
+        used (it never touches the training noise).
+        """
+        import numpy as np
+
+        z = keras.random.normal((n, self.latent_dim),
+                                seed=self.sample_seed_generator if seed is None else seed)
+        out = [ops.convert_to_numpy(self.generator(z[i:i + batch_size], training=False))
+               for i in range(0, n, batch_size)]
+        return np.concatenate(out).astype("float32")

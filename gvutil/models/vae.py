@@ -1,0 +1,291 @@
+"""The book's VAE (Kingma & Welling, 2014) trained by ``model.fit(x)``.
+
+Data contract: ``x`` holds float images in [0, 1] of the encoder's input shape
+(``(n, 28, 28, 1)`` for the builders).
+
+* Encoder: ``x -> [z_mean, z_log_var]`` (a diagonal Gaussian q(z|x)).
+* Reparameterisation: ``z = z_mean + exp(z_log_var / 2) * eps`` with ``eps ~ N(0, I)`` drawn
+  from a ``keras.random.SeedGenerator`` owned by the model.
+* Decoder and likelihood p(x|z):
+    - ``"bernoulli"``: the decoder outputs *logits*; ``log p(x|z) = sum x*l - softplus(l)``
+      (stable sigmoid cross-entropy, used with grey levels in [0, 1] as is customary);
+    - ``"gaussian"``: the decoder outputs the mean; one standard deviation sigma shared by
+      all pixels, *learned* (a weight of the VAE, initialised to ``sigma_init``) unless a
+      fixed ``sigma`` is given.
+* KL(q(z|x) || N(0, I)) in closed form; the loss is ``reconstruction + beta * kl``.
+
+All metrics are nats per image (sums over pixels and latent dimensions, means over images):
+``reconstruction`` = -E log p(x|z) (one sample of z), ``kl``, ``elbo`` = -(reconstruction + kl)
+(a lower bound on log p(x): higher is better; it ignores beta), and ``loss``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from .gan import _load_own_and_rng, _save_rng, check_images
+
+__all__ = ["VAE"]
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+@keras.saving.register_keras_serializable(package="gvutil")
+class VAE(keras.Model):
+    """A variational autoencoder trained with ``fit(x)`` on images in [0, 1].
+
+    Args:
+        encoder: model mapping images to ``[z_mean, z_log_var]``, each ``(n, latent_dim)``.
+        decoder: model mapping ``(n, latent_dim)`` to logits ("bernoulli") or means
+            ("gaussian") of the image shape.
+        likelihood: "bernoulli" or "gaussian".
+        beta: weight of the KL term in the loss (beta-VAE; 1 is the plain ELBO).
+        sigma: Gaussian likelihood only: a fixed pixel standard deviation, or None to learn
+            one shared log-sigma.
+        sigma_init: starting value of the learned sigma.
+        seed: seed of the model's own noise (reparameterisation and ``sample()``).
+    """
+
+    def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, sigma=None,
+                 sigma_init=0.1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}; received {likelihood!r}")
+        if sigma is not None and sigma <= 0:
+            raise ValueError(f"sigma must be positive; received {sigma}")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = likelihood
+        self.beta = float(beta)
+        self.sigma = None if sigma is None else float(sigma)
+        self.sigma_init = float(sigma_init)
+        self.seed = seed
+        self.image_shape = tuple(encoder.input_shape[1:])
+        outputs = encoder.output_shape
+        if not (isinstance(outputs, (list, tuple)) and len(outputs) == 2
+                and isinstance(outputs[0], (list, tuple))):
+            raise ValueError(f"the encoder must output [z_mean, z_log_var]; its output shape is {outputs}")
+        self.latent_dim = int(outputs[0][-1])
+        if tuple(decoder.output_shape[1:]) != self.image_shape:
+            raise ValueError(f"the decoder outputs shape {decoder.output_shape} but the encoder "
+                             f"takes images of shape {(None,) + self.image_shape}")
+        self.log_sigma = None
+        if likelihood == "gaussian" and sigma is None:
+            self.log_sigma = self.add_weight(
+                shape=(), name="log_sigma",
+                initializer=keras.initializers.Constant(math.log(self.sigma_init)))
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.sample_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.elbo_tracker = keras.metrics.Mean(name="elbo")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = True
+
+    # ----------------------------------------------------------------- keras plumbing
+    @property
+    def metrics(self):
+        return [self.reconstruction_tracker, self.kl_tracker, self.elbo_tracker, self.loss_tracker]
+
+    def compile(self, optimizer=None, **kwargs):
+        """Set the optimizer (default Adam(1e-3)); other kwargs go to ``keras.Model.compile``."""
+        for key in ("loss", "metrics"):
+            if kwargs.get(key) is not None:
+                raise TypeError(f"VAE.compile() computes its own loss and metrics; remove {key}=")
+            kwargs.pop(key, None)
+        optimizer = optimizer or keras.optimizers.Adam(1e-3)
+        super().compile(optimizer=optimizer, **kwargs)
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "likelihood": self.likelihood,
+            "beta": self.beta,
+            "sigma": self.sigma,
+            "sigma_init": self.sigma_init,
+            "seed": self.seed,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        _save_rng(self, store)
+
+    def load_own_variables(self, store):
+        _load_own_and_rng(self, store)
+
+    def call(self, x, training=False):
+        """Reconstructions (decoded ``z_mean``) as images in [0, 1]."""
+        z_mean, _ = self.encoder(x, training=training)
+        return self.to_images(self.decoder(z_mean, training=training))
+
+    # ----------------------------------------------------------------- the model
+    def encode(self, x):
+        """``(z_mean, z_log_var)`` of q(z|x) for images ``x`` (backend tensors)."""
+        check_images(x, self.image_shape, "VAE")
+        z_mean, z_log_var = self.encoder(x, training=False)
+        return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
+
+    def decode(self, z):
+        """The decoder's output for latents ``z``: logits (bernoulli) or means (gaussian)."""
+        return ops.cast(self.decoder(z, training=False), "float32")
+
+    def to_images(self, decoder_output):
+        """Mean of p(x|z) as images in [0, 1]: sigmoid of logits, or the clipped Gaussian mean."""
+        decoder_output = ops.cast(decoder_output, "float32")
+        if self.likelihood == "bernoulli":
+            return ops.sigmoid(decoder_output)
+        return ops.clip(decoder_output, 0.0, 1.0)
+
+    def log_sigma_value(self):
+        """log of the Gaussian likelihood's sigma (learned or fixed); None for Bernoulli."""
+        if self.likelihood != "gaussian":
+            return None
+        if self.log_sigma is not None:
+            return ops.cast(self.log_sigma, "float32")
+        return ops.convert_to_tensor(math.log(self.sigma), "float32")
+
+    def log_px_given_z(self, x, decoder_output):
+        """Per-image log p(x|z) in nats, summed over all pixels; shape ``(n,)``."""
+        x = ops.cast(x, "float32")
+        out = ops.cast(decoder_output, "float32")
+        if self.likelihood == "bernoulli":
+            log_p = x * out - ops.softplus(out)  # x log sigmoid(l) + (1 - x) log(1 - sigmoid(l))
+        else:
+            log_sigma = self.log_sigma_value()
+            log_p = (-0.5 * ops.square((x - out) * ops.exp(-log_sigma)) - log_sigma
+                     - 0.5 * math.log(2.0 * math.pi))
+        return ops.sum(ops.reshape(log_p, (ops.shape(log_p)[0], -1)), axis=1)
+
+    @staticmethod
+    def kl_divergence(z_mean, z_log_var):
+        """Per-image KL(N(z_mean, exp(z_log_var)) || N(0, I)) in nats; shape ``(n,)``."""
+        z_mean = ops.cast(z_mean, "float32")
+        z_log_var = ops.cast(z_log_var, "float32")
+        return 0.5 * ops.sum(ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=1)
+
+    def reparameterize(self, z_mean, z_log_var, seed=None):
+        """A sample z = z_mean + exp(z_log_var / 2) * eps (the model's noise unless ``seed``)."""
+        eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator if seed is None else seed)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def _elbo_terms(self, x, training=True):
+        """Per-image (reconstruction, kl) for one reparameterised sample."""
+        z_mean, z_log_var = self.encoder(x, training=training)
+        z_mean = ops.cast(z_mean, "float32")
+        z_log_var = ops.cast(z_log_var, "float32")
+        out = self.decoder(self.reparameterize(z_mean, z_log_var), training=training)
+        return -self.log_px_given_z(x, out), self.kl_divergence(z_mean, z_log_var)
+
+    def _track(self, reconstruction, kl):
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        self.elbo_tracker.update_state(-(reconstruction + kl))
+        self.loss_tracker.update_state(reconstruction + self.beta * kl)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _images(self, data):
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        check_images(x, self.image_shape, "VAE")
+        return x
+
+    # ----------------------------------------------------------------- train / test steps
+    def train_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_train_step(*args)
+        if keras.backend.backend() == "tensorflow":
+            return self._tf_train_step(*args)
+        raise NotImplementedError("gvutil.models.VAE trains on the jax and tensorflow backends")
+
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_test_step(*args)
+        return self._track(*self._elbo_terms(self._images(args[0]), training=False))
+
+    def _tf_train_step(self, data):
+        import tensorflow as tf
+
+        x = self._images(data)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        variables = self.trainable_variables
+        with tf.GradientTape() as tape:
+            reconstruction, kl = self._elbo_terms(x)
+            loss = ops.mean(reconstruction + self.beta * kl)
+            scaled = self.optimizer.scale_loss(loss / replicas)
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        return self._track(reconstruction, kl)
+
+    def _stateless(self, fn, trainable, non_trainable):
+        mapping = list(zip(self.trainable_variables, trainable))
+        mapping += list(zip(self.non_trainable_variables, non_trainable))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            out = fn()
+        return out, [scope.get_current_value(v) for v in self.non_trainable_variables]
+
+    def _stateless_metrics(self, metrics_values, *values):
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_values))) as scope:
+            logs = self._track(*values)
+        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
+
+    def _jax_train_step(self, state, data):
+        import jax
+
+        trainable, non_trainable, opt_values, metrics_values = state
+        x = self._images(data)
+
+        def objective(trainable):
+            (reconstruction, kl), new_non_trainable = self._stateless(
+                lambda: self._elbo_terms(x), trainable, non_trainable)
+            loss = ops.mean(reconstruction + self.beta * kl)
+            with keras.StatelessScope(state_mapping=list(zip(self.optimizer.variables, opt_values))):
+                scaled = self.optimizer.scale_loss(loss)
+            return scaled, (reconstruction, kl, new_non_trainable)
+
+        (_, (reconstruction, kl, non_trainable)), grads = jax.value_and_grad(
+            objective, has_aux=True)(trainable)
+        trainable, opt_values = self.optimizer.stateless_apply(opt_values, grads, trainable)
+        logs, metrics_values = self._stateless_metrics(metrics_values, reconstruction, kl)
+        return logs, (trainable, non_trainable, opt_values, metrics_values)
+
+    def _jax_test_step(self, state, data):
+        trainable, non_trainable, metrics_values = state
+        x = self._images(data)
+        values, non_trainable = self._stateless(lambda: self._elbo_terms(x, training=False),
+                                                trainable, non_trainable)
+        logs, metrics_values = self._stateless_metrics(metrics_values, *values)
+        return logs, (trainable, non_trainable, metrics_values)
+
+    # ----------------------------------------------------------------- conveniences
+    def sample(self, n, seed=None, batch_size=1000):
+        """``n`` images from p(z) p(x|z) (the mean of p(x|z) for z ~ N(0, I)), NumPy, in [0, 1]."""
+        import numpy as np
+
+        z = keras.random.normal((n, self.latent_dim),
+                                seed=self.sample_seed_generator if seed is None else seed)
+        out = [ops.convert_to_numpy(self.to_images(self.decode(z[i:i + batch_size])))
+               for i in range(0, n, batch_size)]
+        return np.concatenate(out).astype("float32")
+
+    def reconstruct(self, x, batch_size=1000):
+        """Reconstructions of ``x`` (decoded ``z_mean``), NumPy images in [0, 1]."""
+        import numpy as np
+
+        out = []
+        for i in range(0, len(x), batch_size):
+            z_mean, _ = self.encode(x[i:i + batch_size])
+            out.append(ops.convert_to_numpy(self.to_images(self.decode(z_mean))))
+        return np.concatenate(out).astype("float32")
