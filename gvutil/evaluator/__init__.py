@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -335,8 +336,13 @@ def train(out_dir=None, seed: int = DEFAULT_TRAIN["seed"], epochs: int = DEFAULT
     weights_path = out_dir / WEIGHTS_PATH.name
     # Save from a fresh, uncompiled copy: a compiled model's file would also hold Adam's two
     # moment estimates (three times the size) that inference never needs.
-    model = _without_optimizer(model)
-    model.save_weights(weights_path)
+    with warnings.catch_warnings():
+        # Keras 3.15 copies variables with np.array(variable); NumPy >= 2 warns about the copy
+        # keyword for every variable. Harmless, and not ours to fix.
+        warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy",
+                                category=DeprecationWarning)
+        model = _without_optimizer(model)
+        model.save_weights(weights_path)
     digest = sha256_file(weights_path)
     ev = MNISTEvaluator(model, weights_path, digest)
     _, logits = ev.outputs(x_test)
