@@ -54,11 +54,13 @@ unit-jax: venv
 nbval: venv
 	KERAS_BACKEND=tensorflow $(NBVAL) book
 
+# The built site (_build/html, from `make site`) opened page by page in headless Chromium
+# (/usr/bin/chromium, Debian's package; .ci/run installs it). Screenshots: _build/screenshots/.
 browser: venv
 	$(PYTEST) tests -m browser
 
 # Each stage prints its wall time; the first failing stage stops the run with its exit code.
-TEST_STAGES ?= unit-tf unit-jax nbval site
+TEST_STAGES ?= unit-tf unit-jax nbval site browser
 test: venv
 	@set -e; for stage in $(TEST_STAGES); do \
 	  start=$$(date +%s); \
