@@ -376,14 +376,17 @@ def launch(playwright):
 
 
 class Session:
-    """One browser context: records console errors, failed local requests and blocked outside ones."""
+    """Opens pages as a first-time reader: each page in a new browser context (empty storage).
+
+    Records console errors, page errors, HTTP errors and failed requests for the site, and blocks
+    (and records) every request that is not for the site on 127.0.0.1.
+    """
 
     def __init__(self, browser, base_url: str):
+        self.browser = browser
         self.base_url = base_url
-        self.context = browser.new_context(viewport={"width": 1280, "height": 860},
-                                           service_workers="block")
         self.events: list[str] = []
-        self.context.route("**/*", self._route)
+        self._contexts = {}
 
     def _route(self, route):
         url = route.request.url
@@ -394,7 +397,11 @@ class Session:
             route.abort("blockedbyclient")
 
     def new_page(self):
-        page = self.context.new_page()
+        context = self.browser.new_context(viewport={"width": 1280, "height": 860},
+                                           service_workers="block")
+        context.route("**/*", self._route)
+        page = context.new_page()
+        self._contexts[id(page)] = context
         page.set_default_timeout(PAGE_TIMEOUT_MS)
         page.on("console", lambda m: m.type == "error" and self.events.append(
             f"console error: {m.text} ({(m.location or {}).get('url', '')})"))
@@ -405,8 +412,16 @@ class Session:
             f"request failed: {r.url} ({r.failure})"))
         return page
 
+    def close_page(self, page):
+        context = self._contexts.pop(id(page), None)
+        page.close()
+        if context is not None:
+            context.close()
+
     def close(self):
-        self.context.close()
+        for context in self._contexts.values():
+            context.close()
+        self._contexts.clear()
 
 
 def audit_page(session: Session, site_root: Path, docname: str, config: dict, *,
@@ -445,7 +460,7 @@ def audit_page(session: Session, site_root: Path, docname: str, config: dict, *,
             page.screenshot(path=str(screenshot))
         p += list(dict.fromkeys(session.events))
     finally:
-        page.close()
+        session.close_page(page)
     return report
 
 
@@ -473,7 +488,7 @@ def search(session: Session, word: str, start: str) -> list[dict]:
         return page.evaluate("""() => Array.from(document.querySelectorAll(
             '#search-results ul.search li a')).map(a => ({url: a.href, text: a.textContent}))""")
     finally:
-        page.close()
+        session.close_page(page)
 
 
 def screenshot_name(docname: str) -> str:

@@ -122,7 +122,7 @@ def test_glossary_and_bibliography_pages(session, site_root):
         entries = page.locator('[role="doc-biblioentry"], .citation').count()
         assert entries >= 9, f"bibliography lists {entries} entries"
     finally:
-        page.close()
+        session.close_page(page)
 
 
 @browser_only
