@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import warnings
 
 import numpy as np
 import keras
@@ -123,31 +122,41 @@ class _ArrayBatches(keras.utils.PyDataset):
         self.x, self.batch_size, self.shuffle, self.seed = x, batch_size, shuffle, seed
         n = len(x)
         self._len = n // batch_size if drop_remainder else math.ceil(n / batch_size)
-        self.epoch = 0
-        self._order_epoch = None
+        self.epoch = 0  # the epoch whose order __getitem__ serves
+        self._next_epoch = 0
+        self._saw_begin = False  # does this Keras call PyDataset.on_epoch_begin?
+        self._served = False  # a batch was served since the last epoch end
+        self._perm_epoch = None
 
     def __len__(self):
         return self._len
 
     def set_epoch(self, epoch):
-        self.epoch = int(epoch)
+        """Serve epoch ``epoch``'s order next (called by ``resumable`` at each epoch start)."""
+        self.epoch = self._next_epoch = int(epoch)
+
+    def on_epoch_begin(self):
+        self._saw_begin = True
+        self.epoch = self._next_epoch
+        self._next_epoch += 1
+
+    def on_epoch_end(self):
+        if not self._saw_begin and self._served:  # Keras without PyDataset.on_epoch_begin
+            self.epoch = self._next_epoch = self.epoch + 1
+        self._served = False
 
     def _order(self):
-        if self._order_epoch != self.epoch:
+        if self._perm_epoch != self.epoch:
             n = len(self.x)
-            if self.shuffle:
-                self._perm = np.random.default_rng([self.seed, self.epoch]).permutation(n)
-            else:
-                self._perm = np.arange(n)
-            self._order_epoch = self.epoch
+            rng = np.random.default_rng([self.seed, self.epoch])
+            self._perm = rng.permutation(n) if self.shuffle else np.arange(n)
+            self._perm_epoch = self.epoch
         return self._perm
 
     def __getitem__(self, i):
+        self._served = True
         idx = self._order()[i * self.batch_size:(i + 1) * self.batch_size]
         return _to_float(self.x[idx])
-
-    def on_epoch_end(self):
-        self.epoch += 1
 
 
 def _to_float(batch):
@@ -167,7 +176,8 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
     a fresh XLA compile).
 
     Returns a ``tf.data.Dataset`` (prefetched) on TensorFlow, else a ``keras.utils.PyDataset``;
-    either has ``set_epoch(e)``.
+    either has ``set_epoch(e)``. ``GAN.fit``/``VAE.fit`` default to ``shuffle=False`` for it;
+    pass ``shuffle=False`` yourself when fitting other Keras models on it.
     """
     x = np.asarray(x)
     if x.dtype != np.uint8:
@@ -203,9 +213,6 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
           .map(gather)  # one gather per batch: no parallel map needed
           .apply(tf.data.experimental.assert_cardinality(steps))
           .prefetch(tf.data.AUTOTUNE))
-    # fit() warns that shuffle=True is ignored for a tf.data.Dataset; this one shuffles itself.
-    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed, but will be ignored",
-                            category=UserWarning)
     ds.set_epoch = lambda e: epoch.assign(int(e))
     ds._gvutil_epoch = epoch  # keeps the variable alive with the dataset
     return ds

@@ -254,6 +254,17 @@ class GAN(keras.Model):
     def load_own_variables(self, store):
         _load_own_and_rng(self, store)
 
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its own seeded order.
+
+        Keras would reshuffle such batches with Python's global ``random`` (or warn that it
+        cannot); their order already depends only on (seed, epoch), so ``shuffle`` defaults
+        to False for them, which keeps resumed runs identical to uninterrupted ones.
+        """
+        if hasattr(x, "set_epoch"):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
+
     def call(self, z, training=False):
         """Generate images from latent vectors ``z`` of shape ``(n, latent_dim)``."""
         return self.generator(z, training=training)

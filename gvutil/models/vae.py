@@ -97,9 +97,21 @@ class VAE(keras.Model):
                 raise TypeError(f"VAE.compile() computes its own loss and metrics; remove {key}=")
             kwargs.pop(key, None)
         optimizer = optimizer or keras.optimizers.Adam(1e-3)
+        self._gvutil_compile = {k: kwargs[k] for k in ("steps_per_execution", "jit_compile",
+                                                       "run_eagerly") if k in kwargs}
         super().compile(optimizer=optimizer, **kwargs)
         if not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return None
+        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer),
+                **getattr(self, "_gvutil_compile", {})}
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        self.compile(optimizer=keras.saving.deserialize_keras_object(config.pop("optimizer")), **config)
 
     def get_config(self):
         config = super().get_config()
@@ -127,6 +139,17 @@ class VAE(keras.Model):
 
     def load_own_variables(self, store):
         _load_own_and_rng(self, store)
+
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its own seeded order.
+
+        Keras would reshuffle such batches with Python's global ``random`` (or warn that it
+        cannot); their order already depends only on (seed, epoch), so ``shuffle`` defaults
+        to False for them, which keeps resumed runs identical to uninterrupted ones.
+        """
+        if hasattr(x, "set_epoch"):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
 
     def call(self, x, training=False):
         """Reconstructions (decoded ``z_mean``) as images in [0, 1]."""
