@@ -110,15 +110,18 @@ def test_verify_recomputes_test_accuracy(mnist, record, capsys):
 def test_train_smoke_is_deterministic_and_loadable(mnist, tmp_path):
     """A tiny run of the training command's code path: files, checksum, record, determinism."""
     a = evaluator.train(out_dir=tmp_path / "a", epochs=1, n_train=600, verbose=0)
-    b = evaluator.train(out_dir=tmp_path / "b", epochs=1, n_train=600, verbose=0)
-    for rec, d in ((a, tmp_path / "a"), (b, tmp_path / "b")):
+    runs = [(a, tmp_path / "a")]
+    if keras.backend.backend() == "tensorflow":  # the determinism the committed weights rely on
+        b = evaluator.train(out_dir=tmp_path / "b", epochs=1, n_train=600, verbose=0)
+        runs.append((b, tmp_path / "b"))
+        assert a["weights_sha256"] == b["weights_sha256"], "same seed, different weights"
+    for rec, d in runs:
         w = d / evaluator.WEIGHTS_PATH.name
         assert w.exists() and w.stat().st_size < 2_000_000
         assert evaluator.sha256_file(w) == rec["weights_sha256"]
         assert evaluator.read_record(d / evaluator.RECORD_JSON.name)["weights_sha256"] == rec["weights_sha256"]
         assert rec["weights_sha256"] in (d / evaluator.RECORD_MD.name).read_text(encoding="utf-8")
         assert "first 600 images only" in rec["training"]["data"]
-    assert a["weights_sha256"] == b["weights_sha256"], "same seed, different weights"
     ev = evaluator.load_evaluator(tmp_path / "a" / evaluator.WEIGHTS_PATH.name, sha256=a["weights_sha256"])
     assert 0.5 < a["test_accuracy"] < 0.99  # learned something from 600 images, far from the real one
     assert ev.predict_labels(mnist[1][0][:10]).shape == (10,)
