@@ -458,7 +458,8 @@ def audit_page(session: Session, site_root: Path, docname: str, config: dict, *,
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot))
-        p += list(dict.fromkeys(session.events))
+        p += session.events
+        report.problems = list(dict.fromkeys(p))  # a link repeated in sidebar and text: once
     finally:
         session.close_page(page)
     return report
