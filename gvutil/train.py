@@ -7,7 +7,7 @@ A chapter trains like this (stored outputs stay stable: one rounded line per epo
     gan = gvutil.models.make_gan("mlp", seed=0)
     data = train.dataset(x, batch_size=128, seed=0)
     gan.fit(data, epochs=train.pick(cpu=2, full=50), verbose=0,
-            callbacks=train.callbacks(samples=True, checkpoint="ckpt/gan", data=data))
+            callbacks=train.callbacks(samples=True, checkpoint="ckpt/gan"))
 """
 
 from __future__ import annotations
@@ -170,14 +170,14 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
     """Batches of images for ``fit()``: shuffled with a seed, the partial last batch dropped.
 
     ``x``: images, float in [0, 1] or uint8 (scaled to [0, 1] batch by batch). Epoch ``e``
-    visits the images in an order that depends only on ``(seed, e)``, so a resumed run
-    (``resumable(..., data=this)``) sees the same batches as an uninterrupted one. Dropping
-    the last partial batch keeps every step the same shape (on JAX a different shape means
-    a fresh XLA compile).
+    visits the images in an order that depends only on ``(seed, e)``, so a resumed run sees
+    the same batches as an uninterrupted one. Dropping the last partial batch keeps every
+    step the same shape (on JAX a different shape means a fresh XLA compile).
 
     Returns a ``tf.data.Dataset`` (prefetched) on TensorFlow, else a ``keras.utils.PyDataset``;
-    either has ``set_epoch(e)``. ``GAN.fit``/``VAE.fit`` default to ``shuffle=False`` for it;
-    pass ``shuffle=False`` yourself when fitting other Keras models on it.
+    either has ``set_epoch(e)``, which ``GAN.fit``/``VAE.fit`` call at each epoch start (they
+    also default to ``shuffle=False`` for it). Other Keras models can use it with
+    ``fit(..., shuffle=False)``; the epoch then advances by itself, once per pass.
     """
     x = np.asarray(x)
     if x.dtype != np.uint8:
@@ -219,26 +219,17 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
 
 
 # --------------------------------------------------------------------------- callbacks
-class _Resumable(keras.callbacks.BackupAndRestore):
-    def __init__(self, directory, data=None, **kwargs):
-        super().__init__(directory, **kwargs)
-        self.data = data
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.data is not None and hasattr(self.data, "set_epoch"):
-            self.data.set_epoch(epoch)
-
-
-def resumable(directory, data=None, save_freq="epoch"):
+def resumable(directory, save_freq="epoch"):
     """A callback that makes ``fit()`` resumable: an interrupted run loses at most one epoch.
 
-    It backs up weights, both optimizers' states, the models' random-generator states and
-    the epoch number to ``directory`` after every epoch; calling ``fit()`` again with the same
-    arguments continues where the last backup left off (and deletes the backup at the end).
-    Pass the ``dataset()`` you train on as ``data`` so its shuffling resumes too; then, on a
-    CPU, the resumed run ends with exactly the weights of an uninterrupted one.
+    ``keras.callbacks.BackupAndRestore`` backs up weights, optimizer states (both of a GAN's)
+    and the epoch number to ``directory`` after every epoch; the gvutil models add their
+    random-generator states. Calling ``fit()`` again with the same arguments (in a new
+    process too) continues from the last backup, which is deleted when training ends.
+    With a ``dataset()`` as data, whose order depends on (seed, epoch) only, a resumed run
+    on a CPU ends with exactly the weights of an uninterrupted one.
     """
-    return _Resumable(str(directory), data=data, save_freq=save_freq)
+    return keras.callbacks.BackupAndRestore(str(directory), save_freq=save_freq)
 
 
 def _in_ipython():
@@ -399,13 +390,12 @@ class ProgressBar(keras.callbacks.Callback):
             self._bar.close()
 
 
-def callbacks(log=True, nan=True, samples=False, checkpoint=None, data=None, progress=False,
-              every=1):
+def callbacks(log=True, nan=True, samples=False, checkpoint=None, progress=False, every=1):
     """The usual list: ``EpochLog``, ``StopOnNaN``, optionally ``SampleGrid`` (``samples=True``
-    or a SampleGrid), ``resumable(checkpoint, data)`` and ``ProgressBar``."""
+    or a SampleGrid), ``resumable(checkpoint)`` and ``ProgressBar``."""
     out = []
     if checkpoint is not None:
-        out.append(resumable(checkpoint, data=data))
+        out.append(resumable(checkpoint))
     if nan:
         out.append(StopOnNaN())
     if log:

@@ -101,6 +101,25 @@ def _load_own_and_rng(model, store):
             v.assign(store[f"rng_{i}"])
 
 
+def normal(shape, seed_generator):
+    """``keras.random.normal(shape, seed=seed_generator)``, distinct on each tf.distribute replica.
+
+    Under ``tf.distribute`` every replica would draw the *same* numbers from a shared
+    SeedGenerator; instead each draws the whole global batch and keeps its own slice, which is
+    exactly what one device would draw for the global batch. (JAX shards one global draw.)
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            k = ctx.num_replicas_in_sync
+            rest = tuple(shape[1:])
+            full = keras.random.normal((shape[0] * k,) + rest, seed=seed_generator)
+            return ops.take(ops.reshape(full, (k, -1) + rest), ctx.replica_id_in_sync_group, axis=0)
+    return keras.random.normal(shape, seed=seed_generator)
+
+
 def check_images(x, image_shape, who):
     """Raise a ValueError unless ``x`` is a float batch of images of ``image_shape``."""
     shape = tuple(x.shape)
@@ -113,6 +132,30 @@ def check_images(x, image_shape, who):
             f"{who} expects float images with values in [0, 1]; received dtype {dtype} "
             "(convert uint8 pixels with x.astype('float32') / 255)."
         )
+
+
+class _DataEpoch(keras.callbacks.Callback):
+    """Tell a ``gvutil.train.dataset()`` which epoch starts, so its order is that epoch's."""
+
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.data.set_epoch(epoch)
+
+
+def fit_args(x, callbacks, kwargs):
+    """Callbacks and kwargs for ``fit`` on data that shuffles itself (has ``set_epoch``).
+
+    Such data visits epoch e in an order fixed by (seed, e): ``fit`` tells it each epoch's
+    number (also after a resume), and ``shuffle`` defaults to False (Keras would otherwise
+    reorder the batches with Python's global ``random``, or warn that it cannot).
+    """
+    if hasattr(x, "set_epoch"):
+        kwargs = {"shuffle": False, **kwargs}
+        callbacks = [_DataEpoch(x)] + list(callbacks or [])
+    return callbacks, kwargs
 
 
 def _replace(values, positions, new_values):
@@ -254,16 +297,10 @@ class GAN(keras.Model):
     def load_own_variables(self, store):
         _load_own_and_rng(self, store)
 
-    def fit(self, x=None, *args, **kwargs):
-        """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its own seeded order.
-
-        Keras would reshuffle such batches with Python's global ``random`` (or warn that it
-        cannot); their order already depends only on (seed, epoch), so ``shuffle`` defaults
-        to False for them, which keeps resumed runs identical to uninterrupted ones.
-        """
-        if hasattr(x, "set_epoch"):
-            kwargs.setdefault("shuffle", False)
-        return super().fit(x, *args, **kwargs)
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
+        """``keras.Model.fit``; see ``fit_args`` for data from ``gvutil.train.dataset()``."""
+        callbacks, kwargs = fit_args(x, callbacks, kwargs)
+        return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kwargs)
 
     def call(self, z, training=False):
         """Generate images from latent vectors ``z`` of shape ``(n, latent_dim)``."""
@@ -287,7 +324,7 @@ class GAN(keras.Model):
         return ops.mean(ops.softplus(-fake_logits))  # mean -log D(G(z))
 
     def _noise(self, n):
-        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+        return normal((n, self.latent_dim), self.seed_generator)
 
     def _d_step_loss(self, x, training=True):
         fake = self.generator(self._noise(ops.shape(x)[0]), training=training)

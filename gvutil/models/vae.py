@@ -26,7 +26,7 @@ import math
 import keras
 from keras import ops
 
-from .gan import _load_own_and_rng, _save_rng, check_images
+from .gan import _load_own_and_rng, _save_rng, check_images, fit_args, normal
 
 __all__ = ["VAE"]
 
@@ -140,16 +140,10 @@ class VAE(keras.Model):
     def load_own_variables(self, store):
         _load_own_and_rng(self, store)
 
-    def fit(self, x=None, *args, **kwargs):
-        """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its own seeded order.
-
-        Keras would reshuffle such batches with Python's global ``random`` (or warn that it
-        cannot); their order already depends only on (seed, epoch), so ``shuffle`` defaults
-        to False for them, which keeps resumed runs identical to uninterrupted ones.
-        """
-        if hasattr(x, "set_epoch"):
-            kwargs.setdefault("shuffle", False)
-        return super().fit(x, *args, **kwargs)
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
+        """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its seeded order."""
+        callbacks, kwargs = fit_args(x, callbacks, kwargs)
+        return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kwargs)
 
     def call(self, x, training=False):
         """Reconstructions (decoded ``z_mean``) as images in [0, 1]."""
@@ -203,7 +197,8 @@ class VAE(keras.Model):
 
     def reparameterize(self, z_mean, z_log_var, seed=None):
         """A sample z = z_mean + exp(z_log_var / 2) * eps (the model's noise unless ``seed``)."""
-        eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator if seed is None else seed)
+        shape = ops.shape(z_mean)
+        eps = normal(shape, self.seed_generator) if seed is None else keras.random.normal(shape, seed=seed)
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     def _elbo_terms(self, x, training=True):
