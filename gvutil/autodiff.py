@@ -123,8 +123,9 @@ def enable_float64() -> None:
     """Allow float64 arrays (JAX keeps float32 unless ``jax_enable_x64`` is set; TF needs nothing).
 
     Call it before creating float64 variables, e.g. for a gradient check in double precision.
-    On JAX, a few Keras ops still compute in float32 whatever their input (``ops.mean`` among
-    them, by Keras' type-promotion rules); use ``ops.sum(x) / n`` in double-precision code.
+    On JAX, a few Keras ops still return float32 whatever their input, by Keras' type-promotion
+    rules (seen with Keras 3.15: ``ops.mean`` and ``ops.tanh``, hence the ``"tanh"`` activation);
+    use ``ops.sum(x) / n`` and e.g. the sigmoid in double-precision code, and check the dtype.
     """
     if _backend() == "jax":
         import jax
