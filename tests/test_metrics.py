@@ -100,6 +100,10 @@ def _ppca_params(D=6, d=2, seed=0):
     return W, b, 0.5
 
 
+# One batch size for the PPCA tests: equal shapes let JAX reuse its compiled operations.
+BATCH = 4096
+
+
 @pytest.fixture(scope="module")
 def ppca():
     W, b, sigma = _ppca_params()
@@ -121,7 +125,7 @@ def test_closed_forms_are_consistent(ppca):
 @pytest.mark.parametrize("k", [1, 10, 100, 1000])
 def test_iwae_with_exact_posterior_is_exact_for_every_k(ppca, k):
     exact, _, x, log_px = ppca
-    est, el = metrics.iwae_log_likelihood(exact, x, k=k, batch_size=4096, seed=3, return_elbo=True)
+    est, el = metrics.iwae_log_likelihood(exact, x, k=k, batch_size=BATCH, seed=3, return_elbo=True)
     assert est.shape == (len(x),) and est.dtype == np.float64
     # every importance weight equals p(x): estimate = log p(x) per image, to float32 rounding
     np.testing.assert_allclose(est, log_px, atol=2e-4 * max(1.0, np.abs(log_px).max() / 10))
@@ -134,7 +138,7 @@ def test_iwae_bounds_and_gap_shrink_with_k(ppca):
     analytic_elbo = rough.exact_elbo(x)
     gaps, results = [], {}
     for k in (1, 10, 100, 1000):
-        est, el = metrics.iwae_log_likelihood(rough, x, k=k, batch_size=20_000, seed=11, return_elbo=True)
+        est, el = metrics.iwae_log_likelihood(rough, x, k=k, batch_size=BATCH, seed=11, return_elbo=True)
         assert np.all(np.isfinite(est))
         # log-mean-exp >= mean of the same log-weights (Jensen), image by image
         assert np.all(est >= el - 1e-6)
@@ -160,11 +164,11 @@ def test_iwae_is_log_sum_exp_stable(ppca):
     _, rough, x, _ = ppca
     W, b, sigma = _ppca_params()
     shifted = LinearGaussianVAE(W, b, sigma, exact=False, log_px_offset=-5000.0)
-    base = metrics.iwae_log_likelihood(rough, x[:50], k=200, seed=5)
-    far = metrics.iwae_log_likelihood(shifted, x[:50], k=200, seed=5)
+    base = metrics.iwae_log_likelihood(rough, x[:40], k=100, batch_size=BATCH, seed=5)
+    far = metrics.iwae_log_likelihood(shifted, x[:40], k=100, batch_size=BATCH, seed=5)
     assert np.all(np.isfinite(far))
     np.testing.assert_allclose(far + 5000.0, base, atol=2e-2)
-    assert abs(far.mean() - shifted.exact_log_px(x[:50]).mean()) < 0.2
+    assert abs(far.mean() - shifted.exact_log_px(x[:40]).mean()) < 0.3
 
 
 def test_iwae_batching_seed_and_arguments(ppca):
@@ -173,10 +177,10 @@ def test_iwae_batching_seed_and_arguments(ppca):
     # tiny batch: one image at a time, its samples in chunks of 7; pairs x_i with its own z's
     np.testing.assert_allclose(metrics.iwae_log_likelihood(exact, xs[:12], k=30, batch_size=7),
                                log_px[:12], atol=2e-3)
-    a = metrics.iwae_log_likelihood(rough, xs, k=50, batch_size=10_000, seed=1)
-    b = metrics.iwae_log_likelihood(rough, xs, k=50, batch_size=10_000, seed=1)
-    c = metrics.iwae_log_likelihood(rough, xs, k=50, batch_size=10_000, seed=2)
-    d = metrics.iwae_log_likelihood(rough, xs, k=50, batch_size=27, seed=1)  # chunks of 27 + 23
+    a = metrics.iwae_log_likelihood(rough, xs, k=100, batch_size=BATCH, seed=1)
+    b = metrics.iwae_log_likelihood(rough, xs, k=100, batch_size=BATCH, seed=1)
+    c = metrics.iwae_log_likelihood(rough, xs, k=100, batch_size=BATCH, seed=2)
+    d = metrics.iwae_log_likelihood(rough, xs, k=100, batch_size=27, seed=1)  # 1 image, chunks of 27
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
     assert abs(a.mean() - d.mean()) < 0.1  # same estimator, other draws
@@ -385,3 +389,10 @@ def test_fid_needs_two_images():
         metrics.classifier_fid(one, np.zeros((50, 28, 28), "float32"))
     with pytest.raises(ValueError, match=r"images_b: expected at least 2"):
         metrics.classifier_fid(np.zeros((50, 28, 28), "float32"), one)
+
+
+def test_fid_warns_about_rank_deficient_covariances():
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match="rank-deficient"):
+        value = metrics.classifier_fid(rng.random((20, 28, 28)), rng.random((20, 28, 28)))
+    assert np.isfinite(value) and value >= 0

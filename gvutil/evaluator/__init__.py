@@ -276,6 +276,10 @@ def _environment() -> dict:
     env = gvutil.versions()
     env["platform"] = platform.platform()
     env["cpu_count"] = os.cpu_count()
+    try:  # training time depends on what else runs on the machine: record it
+        env["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # pragma: no cover - not on every platform
+        pass
     return env
 
 
@@ -307,6 +311,7 @@ def train(out_dir=None, seed: int = DEFAULT_TRAIN["seed"], epochs: int = DEFAULT
 
     out_dir = Path(out_dir) if out_dir is not None else EVALUATOR_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
+    environment = _environment()
     gvutil.seed_everything(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist()
     if n_train is not None:
@@ -376,7 +381,7 @@ def train(out_dir=None, seed: int = DEFAULT_TRAIN["seed"], epochs: int = DEFAULT
         "total_seconds": round(total_seconds, 1),
         "test_accuracy": round(accuracy, 5),
         "test_errors": int((pred != y_test).sum()),
-        "environment": _environment(),
+        "environment": environment,
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "reference": {
             "what": f"outputs on the first {N_REFERENCE} MNIST test images, float32, backend "
@@ -412,7 +417,7 @@ Written by `python -m gvutil.evaluator train`; do not edit by hand (retrain inst
 | test accuracy | **{100 * r['test_accuracy']:.2f}%** ({r['test_errors']} errors in 10,000) |
 | training time | {r['train_seconds']} s ({r['total_seconds']} s with saving and testing) |
 | date | {r['date']} |
-| machine | {env.get('platform')}, {env.get('cpu_count')} CPUs |
+| machine | {env.get('platform')}, {env.get('cpu_count')} CPUs (1-minute load average at start: {env.get('load_average_1min_at_start', 'n/a')}) |
 | versions | Python {env.get('python')}, Keras {env.get('keras')} on {env.get('backend')}, TensorFlow {env.get('tensorflow')}, JAX {env.get('jax')}, NumPy {env.get('numpy')}, gvutil {env.get('gvutil')} |
 
 **Architecture** ({r['parameters']:,} parameters, built in code by `build_evaluator()`):
