@@ -122,11 +122,12 @@ def normal(shape, seed_generator):
 
 def check_images(x, image_shape, who):
     """Raise a ValueError unless ``x`` is a float batch of images of ``image_shape``."""
-    shape = tuple(x.shape)
+    shape = x.shape
+    shape = () if getattr(shape, "rank", 0) is None else tuple(shape)  # TensorShape of unknown rank
     expected = (None,) + tuple(image_shape)
     if len(shape) != len(expected) or tuple(shape[1:]) != tuple(image_shape):
         raise ValueError(f"{who} expects images of shape {expected}; received {shape}.")
-    dtype = keras.backend.standardize_dtype(x.dtype)
+    dtype = keras.backend.standardize_dtype(getattr(x.dtype, "name", x.dtype))
     if "float" not in dtype:
         raise ValueError(
             f"{who} expects float images with values in [0, 1]; received dtype {dtype} "
@@ -143,6 +144,25 @@ class _DataEpoch(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.data.set_epoch(epoch)
+
+
+def check_fit_data(x, image_shape, who):
+    """Check arrays and datasets before ``fit`` starts (a failure inside the first JAX step would
+    leave the model's variables detached)."""
+    if getattr(x, "set_epoch", None) is not None and hasattr(x, "x"):  # gvutil dataset (PyDataset)
+        shape = tuple(x.x.shape)
+        if shape[1:] != tuple(image_shape):
+            raise ValueError(f"{who} expects images of shape {(None,) + tuple(image_shape)}; "
+                             f"received {shape}.")
+        return
+    if hasattr(x, "element_spec"):  # tf.data.Dataset
+        spec = x.element_spec
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        if hasattr(spec, "shape") and hasattr(spec, "dtype"):
+            check_images(spec, image_shape, who)
+        return
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        check_images(x, image_shape, who)
 
 
 def fit_args(x, callbacks, kwargs):
@@ -299,6 +319,7 @@ class GAN(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
         """``keras.Model.fit``; see ``fit_args`` for data from ``gvutil.train.dataset()``."""
+        check_fit_data(x, self.image_shape, "GAN")
         callbacks, kwargs = fit_args(x, callbacks, kwargs)
         return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kwargs)
 
@@ -453,12 +474,12 @@ class GAN(keras.Model):
 
         With an integer ``seed`` the same noise (hence, for fixed weights, the same images)
         comes back every call; with ``seed=None`` the model's own sampling generator is
-        used (it never touches the training noise).
+        used (it never touches the training noise). Runs compiled (``predict_on_batch``).
         """
         import numpy as np
 
         z = keras.random.normal((n, self.latent_dim),
                                 seed=self.sample_seed_generator if seed is None else seed)
-        out = [ops.convert_to_numpy(self.generator(z[i:i + batch_size], training=False))
-               for i in range(0, n, batch_size)]
+        z = ops.convert_to_numpy(z)
+        out = [self.generator.predict_on_batch(z[i:i + batch_size]) for i in range(0, n, batch_size)]
         return np.concatenate(out).astype("float32")

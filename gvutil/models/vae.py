@@ -26,7 +26,7 @@ import math
 import keras
 from keras import ops
 
-from .gan import _load_own_and_rng, _save_rng, check_images, fit_args, normal
+from .gan import _load_own_and_rng, _save_rng, check_fit_data, check_images, fit_args, normal
 
 __all__ = ["VAE"]
 
@@ -142,6 +142,7 @@ class VAE(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
         """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its seeded order."""
+        check_fit_data(x, self.image_shape, "VAE")
         callbacks, kwargs = fit_args(x, callbacks, kwargs)
         return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kwargs)
 
@@ -288,22 +289,32 @@ class VAE(keras.Model):
         return logs, (trainable, non_trainable, metrics_values)
 
     # ----------------------------------------------------------------- conveniences
+    def _images_np(self, decoder_output):
+        import numpy as np
+
+        out = np.asarray(decoder_output, "float32")
+        if self.likelihood == "bernoulli":
+            return (0.5 * (1.0 + np.tanh(0.5 * out))).astype("float32")  # a stable sigmoid
+        return np.clip(out, 0.0, 1.0)
+
     def sample(self, n, seed=None, batch_size=1000):
         """``n`` images from p(z) p(x|z) (the mean of p(x|z) for z ~ N(0, I)), NumPy, in [0, 1]."""
         import numpy as np
 
         z = keras.random.normal((n, self.latent_dim),
                                 seed=self.sample_seed_generator if seed is None else seed)
-        out = [ops.convert_to_numpy(self.to_images(self.decode(z[i:i + batch_size])))
+        z = ops.convert_to_numpy(z)
+        out = [self._images_np(self.decoder.predict_on_batch(z[i:i + batch_size]))
                for i in range(0, n, batch_size)]
-        return np.concatenate(out).astype("float32")
+        return np.concatenate(out)
 
     def reconstruct(self, x, batch_size=1000):
         """Reconstructions of ``x`` (decoded ``z_mean``), NumPy images in [0, 1]."""
         import numpy as np
 
+        check_images(x, self.image_shape, "VAE")
         out = []
         for i in range(0, len(x), batch_size):
-            z_mean, _ = self.encode(x[i:i + batch_size])
-            out.append(ops.convert_to_numpy(self.to_images(self.decode(z_mean))))
-        return np.concatenate(out).astype("float32")
+            z_mean = self.encoder.predict_on_batch(x[i:i + batch_size])[0]
+            out.append(self._images_np(self.decoder.predict_on_batch(z_mean)))
+        return np.concatenate(out)

@@ -1,0 +1,343 @@
+"""gvutil.models: the GAN and VAE a chapter trains with fit(x), their builders and saving.
+
+Tiny models on tiny data keep this fast; every test runs on the TensorFlow and the JAX backend.
+"""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import gvutil
+from gvutil import models, train
+
+BACKEND = keras.backend.backend()
+
+
+def patterns(n=64, seed=0):
+    """n float images in [0, 1]: four fixed binary patterns plus a little noise."""
+    rng = np.random.default_rng(seed)
+    protos = (rng.random((4, 28, 28, 1)) > 0.7).astype("float32")
+    x = protos[rng.integers(0, 4, n)] * 0.9 + 0.1 * rng.random((n, 28, 28, 1))
+    return x.astype("float32")
+
+
+def tiny_gan(seed=0, **kwargs):
+    """The article's MLP GAN, shrunk; with dropout in D (whose RNG state must be handled too)."""
+    kwargs.setdefault("dropout", 0.25)
+    return models.make_gan("mlp", latent_dim=8, hidden=16, seed=seed, **kwargs)
+
+
+def tiny_vae(seed=0, **kwargs):
+    kwargs.setdefault("latent_dim", 2)
+    kwargs.setdefault("hidden", 16)
+    return models.make_vae("mlp", seed=seed, **kwargs)
+
+
+def numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def max_diff(variables_a, variables_b):
+    return max(float(np.abs(numpy(a).astype("float64") - numpy(b).astype("float64")).max())
+               for a, b in zip(variables_a, variables_b))
+
+
+def grad(fn, x):
+    """d fn(x) / dx for a scalar function of a float32 array (the backends differ here only)."""
+    x = np.asarray(x, "float32")
+    if BACKEND == "jax":
+        import jax
+
+        return np.asarray(jax.grad(fn)(jax.numpy.asarray(x)))
+    import tensorflow as tf
+
+    v = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        y = fn(v)
+    return tape.gradient(y, v).numpy()
+
+
+# --------------------------------------------------------------------------- builders and shapes
+@pytest.mark.skipif(BACKEND == "jax", reason="backend-independent; building the full-size "
+                    "models eagerly costs many small XLA compiles on a JAX CPU")
+def test_builders_match_the_reference_architectures():
+    # The article's MLP GAN: G 100-1024-1024-784, D 784-1024-1024-1.
+    gan = models.make_gan("mlp")
+    assert gan.generator.count_params() == (100 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 * 784 + 784)
+    assert gan.discriminator.count_params() == (784 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 + 1)
+    # TensorFlow's DCGAN tutorial reports 2,330,944 and 212,865 parameters.
+    dcgan = models.make_gan("dcgan")
+    assert dcgan.generator.count_params() == 2_330_944
+    assert dcgan.discriminator.count_params() == 212_865
+    for m in (gan, dcgan):
+        assert m.generator.output_shape == (None, 28, 28, 1)
+        assert m.discriminator.output_shape == (None, 1)
+        assert m.latent_dim == 100
+        assert isinstance(m.d_optimizer, keras.optimizers.Adam)
+        assert float(m.g_optimizer.learning_rate) == pytest.approx(2e-4)
+        assert float(m.g_optimizer.beta_1) == pytest.approx(0.5)
+    vae = models.make_vae("mlp")
+    assert vae.latent_dim == 20 and float(vae.optimizer.learning_rate) == pytest.approx(1e-3)
+    assert models.make_vae("conv").latent_dim == 2
+
+
+@pytest.mark.parametrize("kind", ["mlp", "dcgan"])
+def test_gan_shapes_and_pixel_range(kind):
+    gan = models.make_gan(kind, latent_dim=8, hidden=16, filters=4, seed=0)
+    images = gan.generate(5, seed=1)
+    assert images.shape == (5, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_array_equal(images, gan.generate(5, seed=1))  # same seed, same images
+    assert not np.array_equal(gan.generate(5), gan.generate(5))  # the model's own generator moves on
+    logits = numpy(gan.discriminator(images))
+    assert logits.shape == (5, 1)
+
+
+@pytest.mark.parametrize("kind,likelihood", [("mlp", "bernoulli"), ("conv", "gaussian")])
+def test_vae_public_interface_shapes(kind, likelihood):
+    vae = models.make_vae(kind, latent_dim=3, hidden=16, filters=4, likelihood=likelihood, seed=0)
+    x = patterns(6)
+    z_mean, z_log_var = vae.encode(x)
+    assert numpy(z_mean).shape == (6, 3) and numpy(z_log_var).shape == (6, 3)
+    assert isinstance(vae.latent_dim, int) and vae.latent_dim == 3
+    out = vae.decode(z_mean)
+    assert numpy(out).shape == (6, 28, 28, 1)
+    assert numpy(vae.log_px_given_z(x, out)).shape == (6,)
+    for images in (vae.sample(7, seed=0), vae.reconstruct(x)):
+        assert images.dtype == np.float32 and images.min() >= 0.0 and images.max() <= 1.0
+    assert vae.sample(7, seed=0).shape == (7, 28, 28, 1)
+    np.testing.assert_array_equal(vae.sample(4, seed=3), vae.sample(4, seed=3))
+    np.testing.assert_allclose(vae.reconstruct(x), numpy(vae(x)), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- losses
+def test_log_px_given_z_matches_the_formulas_and_is_stable():
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 28, 28, 1)).astype("float32")
+    x[0] = 1.0
+    logits = rng.normal(size=(3, 28, 28, 1)).astype("float32") * 3
+    logits[0] = 200.0  # sigmoid(200) == 1 in float32: a naive log(1 - p) would be -inf
+    vae = tiny_vae()
+    expected = (x * logits - np.logaddexp(0.0, logits)).reshape(3, -1).sum(1)
+    got = numpy(vae.log_px_given_z(x, logits))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+    assert np.isfinite(got).all() and abs(got[0]) < 1e-3
+
+    sigma = 0.5
+    gauss = models.VAE(models.mlp_encoder(2, 16), models.mlp_decoder(2, 16, "gaussian"),
+                       likelihood="gaussian", sigma=sigma)
+    mean = rng.random((3, 28, 28, 1)).astype("float32")
+    expected = (-0.5 * ((x - mean) / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)).reshape(3, -1).sum(1)
+    np.testing.assert_allclose(numpy(gauss.log_px_given_z(x, mean)), expected, rtol=1e-5)
+    assert gauss.trainable_weights == gauss.encoder.trainable_weights + gauss.decoder.trainable_weights
+    learned = models.make_vae("mlp", latent_dim=2, hidden=8, likelihood="gaussian")
+    assert float(learned.log_sigma_value()) == pytest.approx(math.log(0.1))
+    assert any(v.name == "log_sigma" for v in learned.trainable_weights)
+
+
+def test_kl_divergence_closed_form():
+    vae = tiny_vae()
+    m = np.array([[0.0, 0.0], [1.0, -2.0]], "float32")
+    lv = np.array([[0.0, 0.0], [0.5, -1.0]], "float32")
+    expected = 0.5 * (np.exp(lv) + m ** 2 - 1 - lv).sum(1)
+    got = numpy(vae.kl_divergence(m, lv))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert got[0] == 0.0
+
+
+def test_minimax_and_non_saturating_generator_gradients_differ():
+    ns = tiny_gan(loss="non_saturating")
+    mm = tiny_gan(loss="minimax")
+    rejected = np.full((4, 1), -8.0, "float32")  # D is sure the fakes are fake (early training)
+    g_ns = grad(lambda l: ns.generator_loss(l), rejected)
+    g_mm = grad(lambda l: mm.generator_loss(l), rejected)
+    # d/dl of mean softplus(-l) is -(1 - D)/n; of mean -softplus(l) it is -D/n.
+    np.testing.assert_allclose(g_ns, -(1 - 1 / (1 + np.exp(8))) / 4, rtol=1e-5)
+    np.testing.assert_allclose(g_mm, -(1 / (1 + np.exp(8))) / 4, rtol=1e-4)
+    assert (g_ns < 0).all() and (g_mm < 0).all()  # both push D(G(z)) up ...
+    assert np.abs(g_ns).min() > 1000 * np.abs(g_mm).max()  # ... but minimax saturates
+    # values: -log D(G(z)) and log(1 - D(G(z)))
+    d = 1 / (1 + np.exp(8.0))
+    assert float(ns.generator_loss(rejected)) == pytest.approx(-math.log(d), rel=1e-5)
+    assert float(mm.generator_loss(rejected)) == pytest.approx(math.log(1 - d), rel=1e-5)
+
+    # Wired into training: from identical starts, one step gives the same D update but
+    # different G updates.
+    x = patterns(16)
+    trained = []
+    for loss in ("non_saturating", "minimax"):
+        gvutil.seed_everything(0)
+        gan = tiny_gan(loss=loss)
+        gan.fit(x, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        trained.append(gan)
+    ns, mm = trained
+    assert max_diff(ns.discriminator.weights, mm.discriminator.weights) == 0.0
+    assert max_diff(ns.generator.trainable_weights, mm.generator.trainable_weights) > 1e-6
+
+
+def test_discriminator_loss_label_smoothing_and_stability():
+    logits_real = np.array([[100.0], [-3.0], [0.5]], "float32")
+    logits_fake = np.array([[-100.0], [2.0], [0.0]], "float32")
+    sp = lambda v: np.logaddexp(0.0, v)  # noqa: E731
+    for smoothing in (0.0, 0.1):
+        gan = tiny_gan(label_smoothing=smoothing)
+        t = 1 - smoothing
+        expected = (t * sp(-logits_real) + (1 - t) * sp(logits_real)).mean() + sp(logits_fake).mean()
+        got = float(gan.discriminator_loss(logits_real, logits_fake))
+        assert math.isfinite(got) and got == pytest.approx(expected, rel=1e-5)
+    # Equilibrium D = 1/2 everywhere: d_loss = 2 log 2.
+    zeros = np.zeros((4, 1), "float32")
+    assert float(tiny_gan().discriminator_loss(zeros, zeros)) == pytest.approx(2 * math.log(2))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        tiny_gan(label_smoothing=1.0)
+    with pytest.raises(ValueError, match="non_saturating"):
+        tiny_gan(loss="wasserstein")
+
+
+# --------------------------------------------------------------------------- training behaviour
+def test_discriminator_learns_to_separate_real_from_a_frozen_generator():
+    gvutil.seed_everything(0)
+    gan = tiny_gan(d_optimizer=keras.optimizers.Adam(3e-3),
+                   g_optimizer=keras.optimizers.SGD(0.0))  # G never moves
+    g_before = [numpy(w).copy() for w in gan.generator.weights]
+    h = gan.fit(train.dataset(patterns(64), 16, seed=0), epochs=6, verbose=0).history
+    assert set(h) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert h["d_real"][-1] > 0.8 and h["d_fake"][-1] < 0.2
+    assert h["d_loss"][-1] < 0.5 < math.log(4) - 0.5 < h["d_loss"][0]
+    assert h["g_loss"][-1] > h["g_loss"][0] + 1.0  # -log D(G(z)) grows as D wins
+    for before, after in zip(g_before, gan.generator.weights):
+        np.testing.assert_array_equal(before, numpy(after))
+
+
+@pytest.mark.parametrize("beta", [1.0, 2.0])
+def test_vae_training_lowers_the_loss_and_metrics_agree(beta):
+    gvutil.seed_everything(0)
+    vae = tiny_vae(beta=beta, optimizer=keras.optimizers.Adam(1e-2))
+    h = vae.fit(train.dataset(patterns(64), 16, seed=0), epochs=4, verbose=0).history
+    assert set(h) == {"reconstruction", "kl", "elbo", "loss"}
+    rec, kl, elbo, loss = (np.array(h[k]) for k in ("reconstruction", "kl", "elbo", "loss"))
+    np.testing.assert_allclose(elbo, -(rec + kl), rtol=1e-5)
+    np.testing.assert_allclose(loss, rec + beta * kl, rtol=1e-5)
+    assert (kl >= 0).all()
+    assert (np.diff(loss) < 0).all() and loss[-1] < 0.8 * loss[0]
+    ev = vae.evaluate(patterns(32, seed=1), batch_size=16, verbose=0, return_dict=True)
+    assert ev["elbo"] == pytest.approx(-(ev["reconstruction"] + ev["kl"]), rel=1e-5)
+
+
+def test_same_seed_gives_identical_weights():
+    def run(seed):
+        gvutil.seed_everything(seed)
+        gan = tiny_gan(seed=seed)
+        gan.fit(train.dataset(patterns(64), 16, seed=seed), epochs=2, verbose=0)
+        return gan
+
+    a, b, c = run(0), run(0), run(1)
+    assert max_diff(a.weights, b.weights) == 0.0
+    assert max_diff(a.trainable_weights, c.trainable_weights) > 1e-3
+
+
+def test_wrong_input_shape_or_dtype_names_expected_and_received():
+    flat = np.zeros((32, 784), "float32")
+    for model, who in ((tiny_gan(), "GAN"), (tiny_vae(), "VAE")):
+        with pytest.raises(ValueError) as err:
+            model.fit(flat, batch_size=32, epochs=1, verbose=0)
+        msg = str(err.value)
+        assert f"{who} expects images of shape (None, 28, 28, 1); received (" in msg and ", 784)" in msg
+        with pytest.raises(ValueError, match="uint8"):
+            model.fit(np.zeros((32, 28, 28, 1), "uint8"), batch_size=32, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"expects images of shape \(None, 28, 28, 1\); received \(32, 784\)"):
+        tiny_vae().encode(flat)
+
+
+def test_mixed_float16_scales_both_gan_losses():
+    try:
+        keras.config.set_dtype_policy("mixed_float16")
+        gvutil.seed_everything(0)
+        gan = models.make_gan("mlp", latent_dim=8, hidden=16, seed=0)
+        vae = tiny_vae()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    LSO = keras.optimizers.LossScaleOptimizer
+    assert isinstance(gan.d_optimizer, LSO) and isinstance(gan.g_optimizer, LSO)
+    assert isinstance(vae.optimizer, LSO)
+    assert gan.generator.layers[1].compute_dtype == "float16"
+    h = gan.fit(train.dataset(patterns(32), 16), epochs=1, verbose=0).history
+    assert all(math.isfinite(v[-1]) for v in h.values())
+    assert gan.generate(2, seed=0).dtype == np.float32
+
+
+# --------------------------------------------------------------------------- saving
+def test_dcgan_parts_keras_round_trip(tmp_path):
+    gan = models.make_gan("dcgan", latent_dim=8, filters=4, seed=0)  # BatchNorm, Dropout, convs
+    gan.save(tmp_path / "dcgan.keras")
+    gan.generator.save(tmp_path / "g.keras")
+    loaded = keras.saving.load_model(tmp_path / "dcgan.keras")
+    g = keras.saving.load_model(tmp_path / "g.keras")
+    np.testing.assert_array_equal(loaded.generate(3, seed=0), gan.generate(3, seed=0))
+    np.testing.assert_array_equal(g.predict_on_batch(np.ones((2, 8), "float32")),
+                                  gan.generator.predict_on_batch(np.ones((2, 8), "float32")))
+    x = patterns(4)
+    np.testing.assert_array_equal(loaded.discriminator.predict_on_batch(x),
+                                  gan.discriminator.predict_on_batch(x))
+
+
+def test_gan_keras_round_trip(tmp_path):
+    gvutil.seed_everything(0)
+    gan = tiny_gan(steps_per_execution=2)
+    x = patterns(32)
+    gan.fit(train.dataset(x, 16, seed=0), epochs=1, verbose=0)
+    for name, obj in (("gan", gan), ("g", gan.generator), ("d", gan.discriminator)):
+        obj.save(tmp_path / f"{name}.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras")  # default safe_mode=True
+    g = keras.saving.load_model(tmp_path / "g.keras")
+    d = keras.saving.load_model(tmp_path / "d.keras")
+    assert isinstance(loaded, models.GAN) and loaded.latent_dim == 8 and loaded.steps_per_execution == 2
+    z = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    for gen in (loaded.generator, g):
+        np.testing.assert_array_equal(numpy(gen(z)), numpy(gan.generator(z)))
+    for disc in (loaded.discriminator, d):
+        np.testing.assert_array_equal(numpy(disc(x[:4])), numpy(gan.discriminator(x[:4])))
+    np.testing.assert_array_equal(loaded.generate(3, seed=5), gan.generate(3, seed=5))
+    assert int(loaded.d_optimizer.iterations) == int(gan.d_optimizer.iterations) == 2
+    assert max_diff(loaded.optimizer.variables, gan.optimizer.variables) == 0.0
+    # Optimizer moments and noise state came back too: training continues identically.
+    gan.fit(train.dataset(x, 16, seed=1), epochs=1, verbose=0)
+    loaded.fit(train.dataset(x, 16, seed=1), epochs=1, verbose=0)
+    assert max_diff(gan.weights, loaded.weights) == 0.0
+
+
+def test_vae_keras_round_trip(tmp_path):
+    gvutil.seed_everything(0)
+    vae = models.make_vae("mlp", latent_dim=2, hidden=16, likelihood="gaussian", beta=0.5, seed=0)
+    x = patterns(32)
+    vae.fit(train.dataset(x, 16, seed=0), epochs=1, verbose=0)
+    for name, obj in (("vae", vae), ("e", vae.encoder), ("dec", vae.decoder)):
+        obj.save(tmp_path / f"{name}.keras")
+    loaded = keras.saving.load_model(tmp_path / "vae.keras")
+    enc = keras.saving.load_model(tmp_path / "e.keras")
+    dec = keras.saving.load_model(tmp_path / "dec.keras")
+    assert (loaded.likelihood, loaded.beta, loaded.latent_dim) == ("gaussian", 0.5, 2)
+    assert float(loaded.log_sigma_value()) == float(vae.log_sigma_value()) != pytest.approx(math.log(0.1))
+    for a, b in zip(loaded.encode(x), vae.encode(x)):
+        np.testing.assert_array_equal(numpy(a), numpy(b))
+    for a, b in zip(enc(x), vae.encoder(x)):
+        np.testing.assert_array_equal(numpy(a), numpy(b))
+    z = np.random.default_rng(0).normal(size=(4, 2)).astype("float32")
+    np.testing.assert_array_equal(numpy(loaded.decode(z)), numpy(vae.decode(z)))
+    np.testing.assert_array_equal(numpy(dec(z)), numpy(vae.decoder(z)))
+    loaded.fit(train.dataset(x, 16, seed=1), epochs=1, verbose=0)
+    vae.fit(train.dataset(x, 16, seed=1), epochs=1, verbose=0)
+    assert max_diff(vae.weights, loaded.weights) == 0.0
+
+
+def test_a_rejected_fit_leaves_the_model_usable():
+    gan = tiny_gan()
+    with pytest.raises(ValueError):
+        gan.fit(np.zeros((16, 28, 28), "float32"), batch_size=16, verbose=0)
+    with pytest.raises(ValueError, match=r"received \(\d+, 784\)"):  # array or batch shape
+        gan.fit(train.dataset(np.zeros((32, 784), "float32"), 16), verbose=0)
+    h = gan.fit(patterns(16), batch_size=16, epochs=1, verbose=0).history
+    assert math.isfinite(h["d_loss"][0])
