@@ -64,19 +64,23 @@ def _strip_ext(name: str) -> str:
     return re.sub(r"\.(ipynb|md|rst)$", "", name)
 
 
-def toc_entries(repo: Path = REPO) -> list[tuple[str, bool]]:
-    """(docname, numbered) for every page in _toc.yml, in reading order (root first)."""
-    toc = load_toc(repo)
-    out = [(_strip_ext(toc["root"]), False)]
+def toc_entries(repo: Path = REPO) -> list[tuple[str, str]]:
+    """(docname, number) for every page in _toc.yml, in reading order (root first).
 
-    def walk(items, numbered):
-        for item in items or []:
+    ``number`` is the section number Sphinx shows ("4", "4.1"), or "" for unnumbered pages.
+    """
+    toc = load_toc(repo)
+    out = [(_strip_ext(toc["root"]), "")]
+
+    def walk(items, numbered, prefix):
+        for i, item in enumerate(items or [], start=1):
+            number = f"{prefix}{i}" if numbered else ""
             if "file" in item:
-                out.append((_strip_ext(item["file"]), numbered))
-            walk(item.get("sections"), numbered)
+                out.append((_strip_ext(item["file"]), number))
+            walk(item.get("sections"), numbered, f"{number}.")
 
     for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
-        walk(part.get("chapters"), bool(part.get("numbered", False)))
+        walk(part.get("chapters"), bool(part.get("numbered", False)), "")
     return out
 
 
@@ -268,8 +272,8 @@ def check_repo_buttons(buttons: dict, config: dict) -> list[str]:
     return problems
 
 
-def check_nav(nav: list[dict], entries: list[tuple[str, bool]], base_url: str) -> list[str]:
-    """The sidebar lists the toc's pages in order; numbered chapters read "1. ", "2. ", ..."""
+def check_nav(nav: list[dict], entries: list[tuple[str, str]], base_url: str) -> list[str]:
+    """The sidebar lists the toc's pages in order; numbered ones read "1. ", "4.1. ", ..."""
     problems = []
     got = []
     for item in nav:
@@ -285,11 +289,9 @@ def check_nav(nav: list[dict], entries: list[tuple[str, bool]], base_url: str) -
     missing = [d for d in want[1:] if d not in docs]
     if missing:
         problems.append(f"pages missing from the sidebar: {missing}")
-    number = 0
-    for doc, numbered in entries:
-        if not numbered:
+    for doc, number in entries:
+        if not number:
             continue
-        number += 1
         texts = [t for d, t in got if d == doc]
         if texts and not texts[0].startswith(f"{number}. "):
             problems.append(f"sidebar entry for {doc} is {texts[0]!r}, expected '{number}. ...'")
@@ -426,7 +428,7 @@ class Session:
 
 def audit_page(session: Session, site_root: Path, docname: str, config: dict, *,
                notebook: bool, path: str | None = None, screenshot: Path | None = None,
-               entries: list[tuple[str, bool]] | None = None) -> PageReport:
+               entries: list[tuple[str, str]] | None = None) -> PageReport:
     """Open one page as a reader would and run every check on it."""
     url = session.base_url + (path or f"{docname}.html")
     report = PageReport(docname, url)

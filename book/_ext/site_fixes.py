@@ -1,4 +1,4 @@
-"""Small Sphinx fixes for the book's website (loaded from _config.yml: sphinx.local_extensions).
+"""Small Sphinx fixes for the book's website (loaded from _config.yml: sphinx.local_extensions; lives in book/_ext).
 
 Sphinx 7.4 lists an inline script twice when an extension adds it after the builder starts
 (``filename=None`` on the builder, ``''`` in the registry, so its de-duplication misses it).
