@@ -122,7 +122,8 @@ def iwae_log_likelihood(vae, x, k: int = 5000, batch_size: int = 10_000, seed: i
         return (empty, empty.copy()) if return_elbo else empty
     d = int(vae.latent_dim)
     images_per_batch = max(1, min(n, batch_size // k))
-    samples_per_chunk = max(1, min(k, batch_size // images_per_batch))
+    max_chunk = max(1, min(k, batch_size // images_per_batch))
+    samples_per_chunk = -(-k // -(-k // max_chunk))  # equal chunks: at most one draw wasted per chunk
     seed_gen = keras.random.SeedGenerator(seed)
 
     iwae_out = np.empty(n, "float64")

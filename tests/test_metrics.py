@@ -180,7 +180,7 @@ def test_iwae_batching_seed_and_arguments(ppca):
     a = metrics.iwae_log_likelihood(rough, xs, k=100, batch_size=BATCH, seed=1)
     b = metrics.iwae_log_likelihood(rough, xs, k=100, batch_size=BATCH, seed=1)
     c = metrics.iwae_log_likelihood(rough, xs, k=100, batch_size=BATCH, seed=2)
-    d = metrics.iwae_log_likelihood(rough, xs, k=100, batch_size=27, seed=1)  # 1 image, chunks of 27
+    d = metrics.iwae_log_likelihood(rough, xs, k=100, batch_size=27, seed=1)  # 1 image, 4 chunks of 25
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
     assert abs(a.mean() - d.mean()) < 0.1  # same estimator, other draws
