@@ -1,0 +1,241 @@
+"""gvutil.train: data pipeline, resumable training, callbacks, profiles, data parallelism."""
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import gvutil
+from gvutil import models, train
+
+BACKEND = keras.backend.backend()
+REPO = Path(__file__).resolve().parents[1]
+
+
+def patterns(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    protos = (rng.random((4, 28, 28, 1)) > 0.7).astype("float32")
+    return (protos[rng.integers(0, 4, n)] * 0.9 + 0.1 * rng.random((n, 28, 28, 1))).astype("float32")
+
+
+def tiny_gan(seed=0, **kwargs):
+    return models.make_gan("mlp", latent_dim=8, hidden=16, dropout=0.25, seed=seed, **kwargs)
+
+
+def tiny_vae(seed=0, **kwargs):
+    return models.make_vae("mlp", latent_dim=2, hidden=16, seed=seed, **kwargs)
+
+
+def epoch_batches(ds):
+    """One pass over a gvutil dataset as a list of NumPy batches."""
+    if hasattr(ds, "as_numpy_iterator"):
+        return list(ds.as_numpy_iterator())
+    ds.on_epoch_begin()
+    out = [ds[i] for i in range(len(ds))]
+    ds.on_epoch_end()
+    return out
+
+
+def max_diff(a, b):
+    return max(float(np.abs(keras.ops.convert_to_numpy(u).astype("float64")
+                            - keras.ops.convert_to_numpy(v).astype("float64")).max()) for u, v in zip(a, b))
+
+
+# --------------------------------------------------------------------------- dataset
+def test_dataset_drops_the_partial_batch_and_shuffles_by_seed_and_epoch():
+    x = (np.arange(70, dtype="uint8").reshape(70, 1, 1, 1) * np.ones((1, 28, 28, 1), "uint8"))
+    ds = train.dataset(x, 16, seed=3)
+    first = epoch_batches(ds)
+    assert len(first) == 4 and all(b.shape == (16, 28, 28, 1) and b.dtype == np.float32 for b in first)
+    ids = np.concatenate([np.rint(b[:, 0, 0, 0] * 255) for b in first]).astype(int)
+    assert len(set(ids)) == 64 and ids.max() <= 69  # no repeats, 6 images left out
+    assert float(first[0].max()) <= 1.0  # uint8 scaled to [0, 1]
+    assert not np.array_equal(ids, np.sort(ids))  # shuffled
+    second = np.concatenate([b[:, 0, 0, 0] for b in epoch_batches(ds)])
+    assert not np.array_equal(second, np.concatenate([b[:, 0, 0, 0] for b in first]))  # reshuffled
+    again = train.dataset(x, 16, seed=3)
+    np.testing.assert_array_equal(epoch_batches(again)[0], first[0])  # same seed, same epoch 0
+    again.set_epoch(0)
+    np.testing.assert_array_equal(epoch_batches(again)[2], first[2])
+    other = train.dataset(x, 16, seed=4)
+    assert not np.array_equal(epoch_batches(other)[0], first[0])
+    ordered = epoch_batches(train.dataset(x, 16, shuffle=False, drop_remainder=False))
+    assert len(ordered) == 5 and ordered[-1].shape[0] == 6
+    assert np.rint(ordered[0][:, 0, 0, 0] * 255).astype(int).tolist() == list(range(16))
+
+
+# --------------------------------------------------------------------------- resuming
+class Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt(f"simulated interruption at epoch {epoch}")
+
+
+@pytest.mark.parametrize("make", [tiny_gan, tiny_vae], ids=["gan", "vae"])
+def test_interrupted_then_resumed_equals_uninterrupted(make, tmp_path):
+    x = patterns(48)
+    backup = tmp_path / "backup"
+
+    def fresh():  # as a new process would build it
+        gvutil.seed_everything(0)
+        return make(), train.dataset(x, 16, seed=0)
+
+    reference, data = fresh()
+    reference.fit(data, epochs=4, verbose=0)
+
+    model, data = fresh()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(data, epochs=4, verbose=0, callbacks=[train.resumable(backup), Interrupt(2)])
+    assert any(backup.iterdir())  # a backup was written
+
+    model, data = fresh()
+    log = train.EpochLog()
+    history = model.fit(data, epochs=4, verbose=0, callbacks=[train.resumable(backup), log])
+    assert len(next(iter(history.history.values()))) == 2  # only epochs 3 and 4 ran again
+    assert max_diff(reference.weights, model.weights) == 0.0
+    assert max_diff(reference.optimizer.variables, model.optimizer.variables) == 0.0
+    assert not backup.exists()  # backup removed after a finished run
+
+
+# --------------------------------------------------------------------------- callbacks
+def test_stop_on_nan_names_the_metric_and_epoch(capsys):
+    x = patterns(32)
+    x[5, 3, 3, 0] = np.nan
+    vae = tiny_vae()
+    stop = train.StopOnNaN()
+    h = vae.fit(x, batch_size=16, epochs=3, verbose=0, shuffle=False, callbacks=[stop])
+    assert len(h.history["loss"]) == 1  # stopped after the first epoch
+    out = capsys.readouterr().out
+    assert re.search(r"Training stopped: (reconstruction|kl|elbo|loss) is nan at epoch 1\.", out)
+    assert stop.stopped_epoch == 1 and stop.message in out
+    with pytest.raises(FloatingPointError, match="is nan at epoch 1, batch 1"):
+        tiny_vae().fit(x, batch_size=16, epochs=3, verbose=0, shuffle=False,
+                       callbacks=[train.StopOnNaN(raise_error=True, check_batches=True)])
+
+
+def test_epoch_log_prints_one_rounded_line_per_epoch(capsys):
+    gvutil.seed_everything(0)
+    gan = tiny_gan()
+    gan.fit(train.dataset(patterns(32), 16), epochs=3, verbose=0, callbacks=[train.EpochLog()])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    number = r"-?\d+\.\d{3}"
+    for i, line in enumerate(lines, 1):
+        assert re.fullmatch(rf"epoch {i}/3  d_loss {number}  g_loss {number}  d_real {number}  "
+                            rf"d_fake {number}", line), line
+
+
+def test_sample_grid_uses_fixed_noise_and_keeps_small_figures(tmp_path):
+    gvutil.seed_everything(0)
+    gan = tiny_gan()
+    grid = train.SampleGrid(every=2, n=6, ncols=3, seed=7, show=False, directory=tmp_path)
+    gan.fit(train.dataset(patterns(32), 16), epochs=3, verbose=0, callbacks=[grid])
+    assert [epoch for epoch, _ in grid.frames] == [2, 3]  # every 2 epochs, and the last one
+    images = grid.frames[-1][1]
+    assert images.shape == (6, 28, 28, 1)
+    np.testing.assert_array_equal(images, gan.generate(6, seed=7))  # the fixed noise
+    assert not np.array_equal(grid.frames[0][1], grid.frames[1][1])  # training moved on
+    w, h = grid.figures[0].get_size_inches()
+    assert w <= 3 and h <= 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_002.png", "epoch_003.png"]
+    vae_grid = train.SampleGrid(n=4, show=False)
+    tiny_vae().fit(patterns(16), batch_size=16, epochs=1, verbose=0, callbacks=[vae_grid])
+    assert vae_grid.frames[0][1].shape == (4, 28, 28, 1)
+
+
+def test_callbacks_helper_and_progress_bar(tmp_path, capsys):
+    cbs = train.callbacks(samples=True, checkpoint=tmp_path / "ck", progress=True)
+    kinds = [type(c).__name__ for c in cbs]
+    assert kinds == ["BackupAndRestore", "StopOnNaN", "EpochLog", "SampleGrid", "ProgressBar"]
+    assert [type(c).__name__ for c in train.callbacks()] == ["StopOnNaN", "EpochLog"]
+    bar = train.ProgressBar()
+    tiny_vae().fit(patterns(32), batch_size=16, epochs=2, verbose=0, callbacks=[bar])
+    assert bar._bar.n == 4 and bar._bar.total == 4  # 2 epochs x 2 steps
+    assert "epoch" not in capsys.readouterr().out  # a bar, not printed lines
+
+
+# --------------------------------------------------------------------------- profiles and speed switches
+def test_profile_from_environment_or_device(monkeypatch):
+    monkeypatch.setenv("GVUTIL_PROFILE", "full")
+    assert train.profile() == "full" and train.pick(cpu=2, full=50) == 50
+    monkeypatch.setenv("GVUTIL_PROFILE", "cpu")
+    assert train.profile() == "cpu" and train.pick(cpu=2, full=50) == 2
+    monkeypatch.setenv("GVUTIL_PROFILE", "fast")
+    with pytest.raises(ValueError, match="GVUTIL_PROFILE"):
+        train.profile()
+    monkeypatch.delenv("GVUTIL_PROFILE")
+    device = train.accelerator()
+    assert train.profile() == ("cpu" if device == "cpu" else "full")
+
+
+def test_speed_defaults_keep_a_cpu_exact():
+    if train.accelerator() != "cpu":
+        pytest.skip("checks the CPU defaults")
+    try:
+        assert train.set_precision("auto") == "float32"
+        assert train.set_precision("mixed_bfloat16") == "mixed_bfloat16"
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert train.compile_defaults() == {"jit_compile": "auto", "steps_per_execution": 1}
+    gan = tiny_gan()
+    assert gan.jit_compile == (BACKEND == "jax")  # XLA on JAX; TensorFlow's CPU path stays eager-graph
+
+
+# --------------------------------------------------------------------------- data parallelism
+DATA_PARALLEL_SCRIPT = textwrap.dedent("""
+    import json
+    import gvutil
+    from gvutil import train
+    devices = train.split_cpu(2)   # before the backend starts computing
+    import keras, numpy as np
+    from gvutil import models
+    x = np.random.default_rng(0).random((64, 28, 28, 1)).astype("float32")
+
+    def run(kind):
+        gvutil.seed_everything(0)
+        if kind == "gan":
+            m = models.make_gan("mlp", latent_dim=8, hidden=16, seed=0)
+        else:
+            m = models.make_vae("mlp", latent_dim=2, hidden=16, seed=0)
+        h = m.fit(train.dataset(x, 16, seed=0), epochs=2, verbose=0).history
+        return m, {k: v[-1] for k, v in h.items()}
+
+    with train.data_parallel() as dist:
+        replicas = getattr(dist, "num_replicas_in_sync", None) or dist.device_mesh.devices.size
+        parallel = {kind: run(kind) for kind in ("gan", "vae")}
+    out = {"devices": devices, "replicas": int(replicas)}
+    for kind, (m, logs) in parallel.items():
+        single, _ = run(kind)
+        out[kind] = logs
+        out[kind + "_vs_single_device"] = max(
+            float(np.abs(keras.ops.convert_to_numpy(a) - keras.ops.convert_to_numpy(b)).max())
+            for a, b in zip(m.trainable_variables, single.trainable_variables))
+    print("RESULT " + json.dumps(out))
+""")
+
+
+def test_two_virtual_device_data_parallel_fit_matches_one_device():
+    env = {**os.environ, "KERAS_BACKEND": BACKEND, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", DATA_PARALLEL_SCRIPT], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    out = json.loads(line[len("RESULT "):])
+    assert out["devices"] == 2 and out["replicas"] == 2
+    for kind in ("gan", "vae"):
+        assert all(math.isfinite(v) for v in out[kind].values())
+        # Splitting each batch over two devices computes the same update as one device.
+        assert out[kind + "_vs_single_device"] < 1e-4, out
