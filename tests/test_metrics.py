@@ -200,12 +200,8 @@ def test_iwae_on_a_tiny_real_vae():
         from gvutil.models import make_vae
     except ImportError as e:  # pragma: no cover - depends on another engineer's module
         pytest.skip(f"gvutil.models.make_vae is not available ({e})")
-    from gvutil.data import DataError
-
-    try:
-        x = metrics.mnist_test_binarized(n=64, seed=0)
-    except DataError as e:
-        pytest.skip(f"MNIST is not available locally (set GVUTIL_DATA_DIR): {e}")
+    _load_mnist_or_skip()  # never tries a download in tests
+    x = metrics.mnist_test_binarized(n=64, seed=0)
     assert x.shape == (64, 28, 28, 1) and set(np.unique(x)) <= {0.0, 1.0}
     np.testing.assert_array_equal(x, metrics.mnist_test_binarized(n=64, seed=0))  # fixed protocol
     gvutil.seed_everything(0)
