@@ -169,7 +169,8 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
             drop_remainder: bool = True):
     """Batches of images for ``fit()``: shuffled with a seed, the partial last batch dropped.
 
-    ``x``: images, float in [0, 1] or uint8 (scaled to [0, 1] batch by batch). Epoch ``e``
+    ``x``: images, float in [0, 1] or uint8 (scaled to [0, 1] batch by batch); ``(n, h, w)``
+    gets a channel axis, so ``load_mnist()`` arrays can be passed as they are. Epoch ``e``
     visits the images in an order that depends only on ``(seed, e)``, so a resumed run sees
     the same batches as an uninterrupted one. Dropping the last partial batch keeps every
     step the same shape (on JAX a different shape means a fresh XLA compile).
@@ -180,6 +181,8 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
     ``fit(..., shuffle=False)``; the epoch then advances by itself, once per pass.
     """
     x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
     if x.dtype != np.uint8:
         x = x.astype("float32", copy=False)
     if batch_size > len(x) and drop_remainder:
