@@ -174,7 +174,10 @@ def fit_args(x, callbacks, kwargs):
     """
     if hasattr(x, "set_epoch"):
         kwargs = {"shuffle": False, **kwargs}
-        callbacks = [_DataEpoch(x)] + list(callbacks or [])
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            callbacks.append(_DataEpoch(x))
+        else:
+            callbacks = [_DataEpoch(x)] + list(callbacks or [])
     return callbacks, kwargs
 
 
