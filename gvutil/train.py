@@ -2,9 +2,8 @@
 
 A chapter trains like this (stored outputs stay stable: one rounded line per epoch)::
 
-    import gvutil
-    from gvutil import models, train
-    (x, _), _ = gvutil.data.load_mnist()      # uint8 (n, 28, 28); dataset() scales to [0, 1]
+    from gvutil import data, models, train
+    (x, _), _ = data.load_mnist()             # uint8 (n, 28, 28); dataset() scales to [0, 1]
     gan = models.make_gan("mlp", seed=0)
     data = train.dataset(x, batch_size=128, seed=0)
     gan.fit(data, epochs=train.pick(cpu=2, full=50), verbose=0,
@@ -124,9 +123,15 @@ def compile_defaults() -> dict:
 class _ArrayBatches(keras.utils.PyDataset):
     """Shuffled batches of an in-memory array; the order of epoch e depends only on (seed, e)."""
 
-    def __init__(self, x, batch_size, shuffle, seed, drop_remainder):
+    def __init__(self, x, batch_size, shuffle, seed, drop_remainder, on_device=False):
         super().__init__()
         self.x, self.batch_size, self.shuffle, self.seed = x, batch_size, shuffle, seed
+        self.on_device = on_device
+        if on_device:  # JAX: keep the images on the accelerator; no host copy per step
+            import jax
+
+            self._x_device = jax.device_put(x)
+            self._epoch_images = jax.jit(lambda images, perm: _to_float(images[perm]))
         n = len(x)
         self._len = n // batch_size if drop_remainder else math.ceil(n / batch_size)
         self.epoch = 0  # the epoch whose order __getitem__ serves
@@ -157,23 +162,31 @@ class _ArrayBatches(keras.utils.PyDataset):
             n = len(self.x)
             rng = np.random.default_rng([self.seed, self.epoch])
             self._perm = rng.permutation(n) if self.shuffle else np.arange(n)
+            if self.on_device:  # the whole epoch, permuted and scaled, in one device call
+                self._device_epoch = self._epoch_images(self._x_device, self._perm)
             self._perm_epoch = self.epoch
         return self._perm
 
     def __getitem__(self, i):
         self._served = True
-        idx = self._order()[i * self.batch_size:(i + 1) * self.batch_size]
-        return _to_float(self.x[idx])
+        rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        order = self._order()
+        if self.on_device:
+            return (self._device_epoch[rows],)
+        return _to_float(self.x[order[rows]])
+
+
+_INV_255 = np.float32(1.0 / 255.0)  # multiply (not divide) so NumPy and XLA agree bit for bit
 
 
 def _to_float(batch):
     if batch.dtype == np.uint8:
-        return batch.astype("float32") / 255.0
-    return batch.astype("float32", copy=False)
+        return batch.astype("float32") * _INV_255
+    return batch.astype("float32")
 
 
 def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
-            drop_remainder: bool = True):
+            drop_remainder: bool = True, on_device=None):
     """Batches of images for ``fit()``: shuffled with a seed, the partial last batch dropped.
 
     ``x``: images, float in [0, 1] or uint8 (scaled to [0, 1] batch by batch); ``(n, h, w)``
@@ -182,8 +195,10 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
     the same batches as an uninterrupted one. Dropping the last partial batch keeps every
     step the same shape (on JAX a different shape means a fresh XLA compile).
 
-    Returns a ``tf.data.Dataset`` (prefetched) on TensorFlow, else a ``keras.utils.PyDataset``;
-    either has ``set_epoch(e)``, which ``GAN.fit``/``VAE.fit`` call at each epoch start (they
+    Returns a ``tf.data.Dataset`` (prefetched) on TensorFlow, else a ``keras.utils.PyDataset``.
+    On JAX with an accelerator (or ``on_device=True``) the images stay on the device and each
+    epoch is permuted there, so no step waits for a host-to-device copy. Both kinds have
+    ``set_epoch(e)``, which ``GAN.fit``/``VAE.fit`` call at each epoch start (they
     also default to ``shuffle=False`` for it). Other Keras models can use it with
     ``fit(..., shuffle=False)``; the epoch then advances by itself, once per pass.
     """
@@ -195,7 +210,9 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
     if batch_size > len(x) and drop_remainder:
         raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} images")
     if keras.backend.backend() != "tensorflow":
-        return _ArrayBatches(x, batch_size, shuffle, seed, drop_remainder)
+        if on_device is None:
+            on_device = keras.backend.backend() == "jax" and accelerator() != "cpu"
+        return _ArrayBatches(x, batch_size, shuffle, seed, drop_remainder, bool(on_device))
 
     import tensorflow as tf
 
@@ -215,7 +232,7 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
 
     def gather(idx):
         batch = tf.gather(images, idx)
-        return tf.cast(batch, tf.float32) / 255.0 if x.dtype == np.uint8 else batch
+        return tf.cast(batch, tf.float32) * _INV_255 if x.dtype == np.uint8 else batch
 
     steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
     ds = (tf.data.Dataset.from_tensors(0).flat_map(epoch_indices)

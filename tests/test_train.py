@@ -67,6 +67,10 @@ def test_dataset_drops_the_partial_batch_and_shuffles_by_seed_and_epoch():
     np.testing.assert_array_equal(epoch_batches(again)[2], first[2])
     other = train.dataset(x, 16, seed=4)
     assert not np.array_equal(epoch_batches(other)[0], first[0])
+    if BACKEND == "jax":  # device-resident batches (the default on a GPU) are the same batches
+        on_device = epoch_batches(train.dataset(x, 16, seed=3, on_device=True))
+        for a, b in zip(on_device, first):
+            np.testing.assert_array_equal(np.asarray(a[0]), b)
     ordered = epoch_batches(train.dataset(x, 16, shuffle=False, drop_remainder=False))
     assert len(ordered) == 5 and ordered[-1].shape[0] == 6
     assert np.rint(ordered[0][:, 0, 0, 0] * 255).astype(int).tolist() == list(range(16))
