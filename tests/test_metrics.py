@@ -8,7 +8,6 @@ Run on both backends:
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import numpy as np

@@ -26,7 +26,7 @@ import math
 import keras
 from keras import ops
 
-from .gan import _load_own_and_rng, _save_rng, check_fit_data, check_images, fit_args, normal
+from ._base import ImageModel, check_images, normal
 
 __all__ = ["VAE"]
 
@@ -34,7 +34,9 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 @keras.saving.register_keras_serializable(package="gvutil")
-class VAE(keras.Model):
+class VAE(ImageModel):
+    _parts = ("encoder", "decoder")
+
     """A variational autoencoder trained with ``fit(x)`` on images in [0, 1].
 
     Args:
@@ -115,9 +117,8 @@ class VAE(keras.Model):
 
     def get_config(self):
         config = super().get_config()
+        config.update(self._parts_config())
         config.update({
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
             "likelihood": self.likelihood,
             "beta": self.beta,
             "sigma": self.sigma,
@@ -125,26 +126,6 @@ class VAE(keras.Model):
             "seed": self.seed,
         })
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
-        return cls(**config)
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        _save_rng(self, store)
-
-    def load_own_variables(self, store):
-        _load_own_and_rng(self, store)
-
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
-        """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its seeded order."""
-        check_fit_data(x, self.image_shape, "VAE")
-        callbacks, kwargs = fit_args(x, callbacks, kwargs)
-        return super().fit(x, y, batch_size, epochs, verbose, callbacks, **kwargs)
 
     def call(self, x, training=False):
         """Reconstructions (decoded ``z_mean``) as images in [0, 1]."""
