@@ -138,6 +138,42 @@ class ImageModel(keras.Model):
     def load_own_variables(self, store):
         _load_own_and_rng(self, store)
 
+    def _images(self, data):
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        check_images(x, self.image_shape, type(self).__name__)
+        return x
+
+    # Training branches on the backend only where gradients are taken: subclasses define
+    # _tf_train_step/_tf_test_step (GradientTape) and _jax_train_step/_jax_test_step (stateless).
+    def train_step(self, *args):
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        if backend == "tensorflow":
+            return self._tf_train_step(*args)
+        raise NotImplementedError(
+            f"gvutil.models.{type(self).__name__} trains on the jax and tensorflow backends")
+
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_test_step(*args)
+        return self._tf_test_step(*args)
+
+    def _stateless(self, fn, trainable, non_trainable):
+        """Run ``fn()`` with the model's variables bound to values; return (out, new non-trainables)."""
+        mapping = list(zip(self.trainable_variables, trainable))
+        mapping += list(zip(self.non_trainable_variables, non_trainable))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            out = fn()
+        return out, [scope.get_current_value(v) for v in self.non_trainable_variables]
+
+    def _stateless_metrics(self, metrics_values, *values):
+        """``self._track(*values)`` against metric-variable values; return (logs, new values)."""
+        mapping = list(zip(self.metrics_variables, metrics_values))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = self._track(*values)
+        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
         """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its seeded order."""
         check_fit_data(x, self.image_shape, type(self).__name__)

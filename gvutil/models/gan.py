@@ -22,7 +22,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from ._base import ImageModel, check_images, normal
+from ._base import ImageModel, normal
 
 __all__ = ["GAN"]
 
@@ -249,24 +249,7 @@ class GAN(ImageModel):
         self.d_fake_tracker.update_state(d_fake)
         return {m.name: m.result() for m in self.metrics}
 
-    def _images(self, data):
-        x = keras.utils.unpack_x_y_sample_weight(data)[0]
-        check_images(x, self.image_shape, "GAN")
-        return x
-
     # ----------------------------------------------------------------- train / test steps
-    def train_step(self, *args):
-        if keras.backend.backend() == "jax":
-            return self._jax_train_step(*args)
-        if keras.backend.backend() == "tensorflow":
-            return self._tf_train_step(*args)
-        raise NotImplementedError("gvutil.models.GAN trains on the jax and tensorflow backends")
-
-    def test_step(self, *args):
-        if keras.backend.backend() == "jax":
-            return self._jax_test_step(*args)
-        return self._tf_test_step(*args)
-
     def _tf_train_step(self, data):
         import tensorflow as tf
 
@@ -290,20 +273,6 @@ class GAN(ImageModel):
         d_loss, (d_real, d_fake) = self._d_step_loss(x, training=False)
         g_loss = self._g_step_loss(ops.shape(x)[0], training=False)
         return self._track(d_loss, g_loss, d_real, d_fake)
-
-    def _stateless(self, fn, trainable, non_trainable):
-        """Run ``fn()`` with the model's variables bound to values; return (out, new non-trainables)."""
-        mapping = list(zip(self.trainable_variables, trainable))
-        mapping += list(zip(self.non_trainable_variables, non_trainable))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            out = fn()
-        return out, [scope.get_current_value(v) for v in self.non_trainable_variables]
-
-    def _stateless_metrics(self, metrics_values, *values):
-        mapping = list(zip(self.metrics_variables, metrics_values))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            logs = self._track(*values)
-        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
 
     @staticmethod
     def _scaled(optimizer, optimizer_values, loss):

@@ -198,24 +198,7 @@ class VAE(ImageModel):
         self.loss_tracker.update_state(reconstruction + self.beta * kl)
         return {m.name: m.result() for m in self.metrics}
 
-    def _images(self, data):
-        x = keras.utils.unpack_x_y_sample_weight(data)[0]
-        check_images(x, self.image_shape, "VAE")
-        return x
-
     # ----------------------------------------------------------------- train / test steps
-    def train_step(self, *args):
-        if keras.backend.backend() == "jax":
-            return self._jax_train_step(*args)
-        if keras.backend.backend() == "tensorflow":
-            return self._tf_train_step(*args)
-        raise NotImplementedError("gvutil.models.VAE trains on the jax and tensorflow backends")
-
-    def test_step(self, *args):
-        if keras.backend.backend() == "jax":
-            return self._jax_test_step(*args)
-        return self._track(*self._elbo_terms(self._images(args[0]), training=False))
-
     def _tf_train_step(self, data):
         import tensorflow as tf
 
@@ -229,17 +212,8 @@ class VAE(ImageModel):
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         return self._track(reconstruction, kl)
 
-    def _stateless(self, fn, trainable, non_trainable):
-        mapping = list(zip(self.trainable_variables, trainable))
-        mapping += list(zip(self.non_trainable_variables, non_trainable))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            out = fn()
-        return out, [scope.get_current_value(v) for v in self.non_trainable_variables]
-
-    def _stateless_metrics(self, metrics_values, *values):
-        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_values))) as scope:
-            logs = self._track(*values)
-        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
+    def _tf_test_step(self, data):
+        return self._track(*self._elbo_terms(self._images(data), training=False))
 
     def _jax_train_step(self, state, data):
         import jax
