@@ -23,16 +23,6 @@ from gvutil.data import ChecksumError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    from gvutil.data import DataError, load_mnist
-
-    try:
-        return load_mnist(download=False)
-    except DataError as e:
-        pytest.skip(f"MNIST is not available locally (set GVUTIL_DATA_DIR): {e}")
-
-
-@pytest.fixture(scope="module")
 def record():
     return evaluator.read_record()
 

@@ -194,12 +194,9 @@ def test_iwae_batching_seed_and_arguments(ppca):
 
 # ============================================================================ IWAE: real VAE
 
-def test_iwae_on_a_tiny_real_vae():
-    try:
-        from gvutil.models import make_vae
-    except ImportError as e:  # pragma: no cover - depends on another engineer's module
-        pytest.skip(f"gvutil.models.make_vae is not available ({e})")
-    _load_mnist_or_skip()  # never tries a download in tests
+def test_iwae_on_a_tiny_real_vae(mnist):  # the fixture skips, never downloads, without MNIST
+    from gvutil.models import make_vae
+
     x = metrics.mnist_test_binarized(n=64, seed=0)
     assert x.shape == (64, 28, 28, 1) and set(np.unique(x)) <= {0.0, 1.0}
     np.testing.assert_array_equal(x, metrics.mnist_test_binarized(n=64, seed=0))  # fixed protocol
@@ -238,20 +235,6 @@ def test_frechet_distance_closed_forms():
 
 
 # ============================================================================ classifier FID / score
-
-def _load_mnist_or_skip():
-    from gvutil.data import DataError, load_mnist
-
-    try:
-        return load_mnist(download=False)
-    except DataError as e:
-        pytest.skip(f"MNIST is not available locally (set GVUTIL_DATA_DIR): {e}")
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return _load_mnist_or_skip()
-
 
 def _gaussian_blur(x: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian blur of uint8/float (n,28,28) images -> float32 in [0,1]."""
