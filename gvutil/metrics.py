@@ -31,6 +31,7 @@ __all__ = [
     "evaluator_probabilities",
     "feature_statistics",
     "frechet_distance",
+    "gaussian_statistics",
     "get_evaluator",
     "iwae_log_likelihood",
     "mnist_test_binarized",
@@ -222,10 +223,11 @@ def feature_statistics(images, batch_size: int = 500):
     from gvutil.evaluator import as_evaluator_images
 
     x = as_evaluator_images(images, min_count=2)
-    return _statistics(evaluator_features(x, batch_size=batch_size))
+    return gaussian_statistics(evaluator_features(x, batch_size=batch_size))
 
 
-def _statistics(features) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance, float64, of a (n, d) feature array: the Gaussian FID fits to it."""
     f = np.asarray(features, "float64")
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
@@ -283,8 +285,8 @@ def classifier_fid(images_a, images_b, batch_size: int = 500) -> float:
             f"covariance is rank-deficient and the FID strongly biased; use thousands of images.",
             stacklevel=2,
         )
-    mu_a, s_a = _statistics(evaluator_features(a, batch_size))
-    mu_b, s_b = _statistics(evaluator_features(b, batch_size))
+    mu_a, s_a = gaussian_statistics(evaluator_features(a, batch_size))
+    mu_b, s_b = gaussian_statistics(evaluator_features(b, batch_size))
     return frechet_distance(mu_a, s_a, mu_b, s_b)
 
 

@@ -265,7 +265,7 @@ def test_fid_train_vs_test_is_small_and_noise_is_far(mnist):
     assert feats.shape == (10_000, 128) and feats.dtype == np.float32
     assert seconds < 30, f"10,000 images took {seconds:.1f} s"
     train_feats = metrics.evaluator_features(x_train[:20_000])
-    stats = metrics._statistics
+    stats = metrics.gaussian_statistics
     fid_real = metrics.frechet_distance(*stats(train_feats[:10_000]), *stats(feats))
     # the floor: two disjoint samples of one distribution (10k vs 10k training images)
     fid_floor = metrics.frechet_distance(*stats(train_feats[:10_000]), *stats(train_feats[10_000:]))
