@@ -26,6 +26,7 @@ import numpy as np
 __all__ = [
     "classifier_fid",
     "classifier_score",
+    "sample_quality",
     "elbo",
     "evaluator_features",
     "evaluator_probabilities",
@@ -308,3 +309,37 @@ def classifier_score(images, batch_size: int = 500) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         kl = np.where(p > 0, p * (np.log(p) - np.log(py)), 0.0).sum(axis=1)
     return float(np.exp(kl.mean()))
+
+
+def sample_quality(images, reference, n_fid: int = 2000, batch_size: int = 500) -> dict:
+    """The book's three numbers for a set of generated digits, from one pass of the evaluator.
+
+    * ``score``: :func:`classifier_score` of all ``images``;
+    * ``fid``: :func:`classifier_fid` of the first ``n_fid`` images against the first ``n_fid``
+      of ``reference`` (FID depends on the set size, so both sets have the same size);
+    * ``shares``: the fraction of ``images`` the evaluator assigns to each digit 0-9, and
+      ``classes_5pct``, how many digits get at least 5 % of them (10 for a balanced set).
+
+    ``reference`` should be real images neither the generator nor the evaluator trained on
+    (MNIST test images); the evaluator trained on the MNIST training set.
+    """
+    from gvutil.evaluator import FEATURE_DIM, as_evaluator_images, softmax
+
+    x = as_evaluator_images(images, "images", min_count=2)
+    ref = as_evaluator_images(reference, "reference", min_count=2)
+    if min(len(x), len(ref)) < n_fid:
+        raise ValueError(f"sample_quality needs at least n_fid={n_fid} images and reference "
+                         f"images; received {len(x)} and {len(ref)}.")
+    if n_fid <= FEATURE_DIM:
+        raise ValueError(f"n_fid must exceed the {FEATURE_DIM} feature dimensions; received {n_fid}")
+    evaluator = get_evaluator()
+    features, logits = evaluator.outputs(x, batch_size)
+    p = softmax(logits)
+    py = p.mean(axis=0, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.where(p > 0, p * (np.log(p) - np.log(py)), 0.0).sum(axis=1)
+    shares = np.bincount(p.argmax(axis=1), minlength=10) / len(x)
+    ref_features = evaluator.features(ref[:n_fid], batch_size)
+    fid = frechet_distance(*gaussian_statistics(features[:n_fid]), *gaussian_statistics(ref_features))
+    return {"score": float(np.exp(kl.mean())), "fid": float(fid), "shares": shares,
+            "classes_5pct": int((shares >= 0.05).sum()), "n": len(x)}

@@ -21,7 +21,8 @@ import keras
 
 __all__ = [
     "PROFILES", "accelerator", "profile", "pick", "set_precision", "compile_defaults",
-    "dataset", "resumable", "SampleGrid", "EpochLog", "StopOnNaN", "ProgressBar", "callbacks",
+    "dataset", "resumable", "SampleGrid", "EpochLog", "StopOnNaN", "StopAfter", "ProgressBar",
+    "callbacks",
     "data_parallel", "split_cpu",
 ]
 
@@ -385,6 +386,35 @@ class StopOnNaN(keras.callbacks.Callback):
         if self.message is None:
             self._epoch = epoch
             self._check(logs, "")
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Stop ``fit()`` after ``steps`` training steps in all, mid-epoch if need be.
+
+    A step budget compares models fairly when their epochs differ in length (other data,
+    other batch sizes): ``fit(data, epochs=math.ceil(steps / len(data)), callbacks=[StopAfter(steps)])``.
+    Attribute ``steps_done`` counts the steps run so far. With ``steps_per_execution=k`` Keras
+    reports every k-th step, so the run stops at the first multiple of k at or after ``steps``.
+    """
+
+    def __init__(self, steps):
+        super().__init__()
+        if int(steps) != steps or steps < 1:
+            raise ValueError(f"steps must be a positive integer; received {steps!r}")
+        self.steps = int(steps)
+        self.steps_done = 0
+        self._before_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.steps_done = self._before_epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._before_epoch = self.steps_done
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps_done = self._before_epoch + batch + 1  # batch: the last step's index in the epoch
+        if self.steps_done >= self.steps:
+            self.model.stop_training = True
 
 
 class ProgressBar(keras.callbacks.Callback):

@@ -24,7 +24,8 @@ def patterns(n=64, seed=0):
 
 
 def tiny_gan(seed=0, **kwargs):
-    """The article's MLP GAN, shrunk; with dropout in D (whose RNG state must be handled too)."""
+    """The MLP GAN, shrunk (tanh output by default); with dropout in D (whose RNG state must be
+    handled too)."""
     kwargs.setdefault("dropout", 0.25)
     return models.make_gan("mlp", latent_dim=8, hidden=16, seed=seed, **kwargs)
 
@@ -62,24 +63,47 @@ def grad(fn, x):
 
 # --------------------------------------------------------------------------- builders and shapes
 def test_builders_match_the_reference_architectures():
-    # The article's MLP GAN: G 100-1024-1024-784, D 784-1024-1024-1.
-    gan = models.make_gan("mlp")
-    assert gan.generator.count_params() == (100 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 * 784 + 784)
-    assert gan.discriminator.count_params() == (784 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 + 1)
-    # TensorFlow's DCGAN tutorial reports 2,330,944 and 212,865 parameters.
+    # The article's MLP GAN: G 100-1024-1024-784, D 784-1024-1024-1 (the output choice adds no weights).
+    for output in ("sigmoid", "tanh"):
+        gan = models.make_gan("mlp", output=output)
+        assert gan.generator.count_params() == (100 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 * 784 + 784)
+        assert gan.discriminator.count_params() == (784 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 + 1)
+    # The book's DCGAN (filters f=32, 5x5 kernels): G dense 100->7*7*2f (no bias) + BN, 5x5 deconv
+    # 2f->f (no bias) + BN, 5x5 deconv f->1 (bias); D 5x5 convs 1->f, f->2f, dense 7*7*2f->1.
     dcgan = models.make_gan("dcgan")
-    assert dcgan.generator.count_params() == 2_330_944
-    assert dcgan.discriminator.count_params() == 212_865
+    f = 32
+    assert dcgan.generator.count_params() == (100 * 49 * 2 * f + 4 * 49 * 2 * f) + (25 * 2 * f * f + 4 * f) + (25 * f + 1)
+    assert dcgan.discriminator.count_params() == (25 * f + f) + (25 * f * 2 * f + 2 * f) + (49 * 2 * f + 1)
     for m in (gan, dcgan):
         assert m.generator.output_shape == (None, 28, 28, 1)
         assert m.discriminator.output_shape == (None, 1)
         assert m.latent_dim == 100
         assert isinstance(m.d_optimizer, keras.optimizers.Adam)
-        assert float(m.g_optimizer.learning_rate) == pytest.approx(2e-4)
         assert float(m.g_optimizer.beta_1) == pytest.approx(0.5)
+    assert float(models.make_gan("mlp").g_optimizer.learning_rate) == pytest.approx(2e-4)
+    assert float(models.make_gan("mlp", learning_rate=1e-3).d_optimizer.learning_rate) == pytest.approx(1e-3)
     vae = models.make_vae("mlp")
     assert vae.latent_dim == 20 and float(vae.optimizer.learning_rate) == pytest.approx(1e-3)
     assert models.make_vae("conv").latent_dim == 2
+
+
+def test_tanh_generators_work_in_signed_range_but_hand_out_unit_range_images():
+    # output="tanh": the network computes in [-1, 1]; the last layer maps to [0, 1] exactly.
+    gen = models.mlp_generator(latent_dim=3, hidden=8, output="tanh")
+    z = np.random.default_rng(0).normal(size=(64, 3)).astype("float32") * 30  # saturate some pixels
+    images = numpy(gen(z))
+    pre = numpy(keras.Model(gen.inputs, gen.get_layer("to_unit_range").input)(z))
+    assert pre.min() >= -1.0 and pre.max() <= 1.0 and pre.min() < -0.99  # tanh range, reached
+    np.testing.assert_allclose(images.reshape(len(z), -1), (pre + 1.0) / 2.0, atol=1e-6)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    # signed=True: the discriminator sees 2x - 1, i.e. the same network applied to [-1, 1] images.
+    signed = models.mlp_discriminator(hidden=8, signed=True)
+    plain = models.mlp_discriminator(hidden=8, signed=False)
+    plain.set_weights(signed.get_weights())
+    x = patterns(5)
+    np.testing.assert_allclose(numpy(signed(x)), numpy(plain(2.0 * x - 1.0)), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="output must be one of"):
+        models.make_gan("mlp", output="relu", hidden=8, latent_dim=2)
 
 
 @pytest.mark.parametrize("kind", ["mlp", "dcgan"])
@@ -198,7 +222,7 @@ def test_discriminator_loss_label_smoothing_and_stability():
 # --------------------------------------------------------------------------- training behaviour
 def test_discriminator_learns_to_separate_real_from_a_frozen_generator():
     gvutil.seed_everything(0)
-    gan = tiny_gan(d_optimizer=keras.optimizers.Adam(3e-3),
+    gan = tiny_gan(d_optimizer=keras.optimizers.Adam(3e-3), output="sigmoid",
                    g_optimizer=keras.optimizers.SGD(0.0))  # G never moves
     g_before = [numpy(w).copy() for w in gan.generator.weights]
     h = gan.fit(train.dataset(patterns(64), 16, seed=0), epochs=6, verbose=0).history
@@ -271,7 +295,7 @@ def test_mixed_float16_scales_both_gan_losses():
 
 # --------------------------------------------------------------------------- saving
 def test_dcgan_parts_keras_round_trip(tmp_path):
-    gan = models.make_gan("dcgan", latent_dim=8, filters=4, seed=0)  # BatchNorm, Dropout, convs
+    gan = models.make_gan("dcgan", latent_dim=8, filters=4, dropout=0.3, seed=0)  # BatchNorm, Dropout, convs
     gan.save(tmp_path / "dcgan.keras")
     gan.generator.save(tmp_path / "g.keras")
     loaded = keras.saving.load_model(tmp_path / "dcgan.keras")

@@ -28,6 +28,12 @@ MAX_PNG_WIDTH = 1600
 MAX_PNG_HEIGHT = 2400
 MAX_PNG_DPI = 300
 LOCAL_PATH = re.compile(r"(?<![\w.~-])/(?:work|root|home|tmp)/[^\s'\"<>)]*")
+# TensorFlow's C++ start-up lines (absl, oneDNN's port.cc, cpu_feature_guard): captured by a plain
+# `nbconvert --execute` but not by nbval's re-run, so a stored one fails nbval; `make execute`
+# keeps them out (capture_fd_output=False) while oneDNN stays on for speed.
+TF_LOG_LINE = re.compile(r"oneDNN custom operations are on|absl::InitializeLog|port\.cc:\d+\]"
+                         r"|cpu_feature_guard|^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \w+\.cc:\d+\]",
+                         re.MULTILINE)
 TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex")
 # Tags after which a cell's output never reaches the page.
 HIDDEN_OUTPUT_TAGS = {"remove-output", "remove_output", "remove-cell", "remove_cell"}
@@ -119,6 +125,10 @@ def notebook_problems(path: Path) -> list[str]:
             for text in texts:
                 for m in LOCAL_PATH.finditer(text):
                     problems.append(f"{where}: absolute local path in output: {m.group(0)[:80]}")
+                m = TF_LOG_LINE.search(text)
+                if m:
+                    problems.append(f"{where}: TensorFlow start-up log line in output ({m.group(0)!r}); "
+                                    "re-run with `make execute`")
         if has_image and not tags & HIDDEN_OUTPUT_TAGS:
             alt = (cell.metadata.get("mystnb", {}).get("image", {}) or {}).get("alt", "")
             if not str(alt).strip():
@@ -221,6 +231,11 @@ def _flaw(name):
     def no_alt(nb):
         nb.cells[2].metadata = {}
 
+    def tf_log(nb):
+        nb.cells[1].outputs.append(v4.new_output("stream", name="stderr", text=(
+            "I0000 00:00:1796025490.672373    2155 port.cc:153] oneDNN custom operations are on. "
+            "You may see slightly different numerical results due to floating-point round-off errors\n")))
+
     def big(nb):
         nb.cells[0].source = "x" * (3 * 1024 * 1024 + 10)
 
@@ -238,6 +253,7 @@ FLAWS = [
     ("heavy", "KB (limit 300 KB)"),
     ("dpi", "PNG at 600 dpi"),
     ("no_alt", "makes a figure but has no alt text"),
+    ("tf_log", "TensorFlow start-up log line in output"),
     ("big", "file is 3.0 MB"),
 ]
 

@@ -243,3 +243,19 @@ def test_two_virtual_device_data_parallel_fit_matches_one_device():
         assert all(math.isfinite(v) for v in out[kind].values())
         # Splitting each batch over two devices computes the same update as one device.
         assert out[kind + "_vs_single_device"] < 1e-4, out
+
+
+def test_stop_after_ends_fit_at_the_step_budget_across_epochs():
+    gan = tiny_gan()
+    data = train.dataset(np.random.default_rng(0).random((64, 28, 28, 1)).astype("float32"), 16)
+    stop = train.StopAfter(10)  # 4 steps per epoch: stops in the third epoch
+    seen = []
+    count = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: seen.append(batch))
+    history = gan.fit(data, epochs=5, verbose=0, callbacks=[stop, count])
+    assert stop.steps_done == 10 and len(seen) == 10
+    assert len(history.history["d_loss"]) == 3
+    assert int(gan.optimizer.iterations) == 10
+    with pytest.raises(ValueError, match="positive integer"):
+        train.StopAfter(0)
+    with pytest.raises(ValueError, match="positive integer"):
+        train.StopAfter(2.5)

@@ -3,7 +3,8 @@
 Every builder returns a compiled model ready for ``fit(x)`` with ``x`` float images in
 [0, 1] of shape ``(n, 28, 28, 1)``; compile keyword arguments can be overridden.
 
->>> gan = make_gan("mlp")                # the article's MLP GAN
+>>> gan = make_gan("dcgan")                        # the book's recommended GAN
+>>> article = make_gan("mlp", output="sigmoid")     # the source article's MLP GAN
 >>> vae = make_vae("conv", latent_dim=2)
 """
 
@@ -15,7 +16,8 @@ from keras import layers
 from .gan import GAN
 from .vae import VAE
 
-__all__ = ["GAN", "VAE", "IMAGE_SHAPE", "make_gan", "make_vae",
+__all__ = ["GAN", "VAE", "IMAGE_SHAPE", "make_gan", "make_vae", "generator_output",
+           "discriminator_input",
            "mlp_generator", "mlp_discriminator", "dcgan_generator", "dcgan_discriminator",
            "mlp_encoder", "mlp_decoder", "conv_encoder", "conv_decoder"]
 
@@ -27,21 +29,56 @@ def _sizes(hidden, default_depth=2):
     return (int(hidden),) * default_depth if isinstance(hidden, int) else tuple(int(h) for h in hidden)
 
 
-def mlp_generator(latent_dim=100, hidden=1024, name="generator"):
-    """The article's generator: latent -> 1024 -> 1024 -> 784 sigmoid, LeakyReLU(0.2), as 28x28x1."""
+GENERATOR_OUTPUTS = ("tanh", "sigmoid")
+
+
+def generator_output(h, output="tanh"):
+    """The generator's last activation, always giving images in [0, 1].
+
+    ``"tanh"``: the network works in [-1, 1] (tanh) and a fixed ``Rescaling`` layer maps that to
+    [0, 1] on the way out, so the rest of the book sees ordinary [0, 1] images. ``"sigmoid"``:
+    a sigmoid straight to [0, 1], as in the source article. Chapter 4.1 measures the difference:
+    with the same networks and budget, the sigmoid version collapses.
+    """
+    if output == "tanh":
+        h = layers.Activation("tanh", dtype="float32")(h)
+        return layers.Rescaling(0.5, offset=0.5, dtype="float32", name="to_unit_range")(h)
+    if output == "sigmoid":
+        return layers.Activation("sigmoid", dtype="float32")(h)
+    raise ValueError(f"output must be one of {GENERATOR_OUTPUTS}; received {output!r}")
+
+
+def discriminator_input(x, signed=True):
+    """A discriminator's first layer: images in [0, 1], mapped to [-1, 1] when ``signed``
+    (the range a tanh generator works in; zero-centred inputs also train faster)."""
+    return layers.Rescaling(2.0, offset=-1.0, name="to_signed_range")(x) if signed else x
+
+
+def mlp_generator(latent_dim=100, hidden=1024, output="tanh", batchnorm=False, name="generator"):
+    """Fully connected generator: latent -> hidden... -> 784 -> image in [0, 1], LeakyReLU(0.2).
+
+    ``hidden``: one width for two layers (the article: 1024, 1024) or a tuple of widths.
+    ``batchnorm``: batch normalisation before each hidden activation.
+    ``output``: see :func:`generator_output` (the article used "sigmoid").
+    """
     z = keras.Input((latent_dim,), name="z")
     h = z
     for units in _sizes(hidden):
-        h = layers.LeakyReLU(0.2)(layers.Dense(units)(h))
-    h = layers.Dense(_PIXELS)(h)
-    x = layers.Activation("sigmoid", dtype="float32")(h)
-    return keras.Model(z, layers.Reshape(IMAGE_SHAPE)(x), name=name)
+        h = layers.Dense(units, use_bias=not batchnorm)(h)
+        if batchnorm:
+            h = layers.BatchNormalization()(h)
+        h = layers.LeakyReLU(0.2)(h)
+    x = generator_output(layers.Dense(_PIXELS)(h), output)
+    return keras.Model(z, layers.Reshape(IMAGE_SHAPE, dtype="float32")(x), name=name)
 
 
-def mlp_discriminator(hidden=1024, dropout=0.0, name="discriminator"):
-    """The article's discriminator: 784 -> 1024 -> 1024 -> 1 logit, LeakyReLU(0.2), optional dropout."""
+def mlp_discriminator(hidden=1024, dropout=0.0, signed=True, name="discriminator"):
+    """Fully connected discriminator: 784 -> hidden... -> 1 logit, LeakyReLU(0.2), optional dropout.
+
+    ``signed``: map the [0, 1] input to [-1, 1] first (see :func:`discriminator_input`).
+    """
     x = keras.Input(IMAGE_SHAPE, name="image")
-    h = layers.Flatten()(x)
+    h = layers.Flatten()(discriminator_input(x, signed))
     for units in _sizes(hidden):
         h = layers.LeakyReLU(0.2)(layers.Dense(units)(h))
         if dropout:
@@ -49,57 +86,68 @@ def mlp_discriminator(hidden=1024, dropout=0.0, name="discriminator"):
     return keras.Model(x, layers.Dense(1, dtype="float32", name="logit")(h), name=name)
 
 
-def dcgan_generator(latent_dim=100, filters=64, name="generator"):
-    """TensorFlow's DCGAN-tutorial generator (widths 4f, 2f, f with f=64), sigmoid output."""
+def dcgan_generator(latent_dim=100, filters=32, kernel=5, output="tanh", name="generator"):
+    """A small DCGAN generator (Radford et al., 2016): project to 7x7x2f, two stride-2 transposed
+    convolutions (f channels, then 1) up to 28x28, batch norm and ReLU in between."""
     z = keras.Input((latent_dim,), name="z")
-    h = layers.Dense(7 * 7 * 4 * filters, use_bias=False)(z)
-    h = layers.LeakyReLU()(layers.BatchNormalization()(h))
-    h = layers.Reshape((7, 7, 4 * filters))(h)
-    h = layers.Conv2DTranspose(2 * filters, 5, strides=1, padding="same", use_bias=False)(h)
-    h = layers.LeakyReLU()(layers.BatchNormalization()(h))
-    h = layers.Conv2DTranspose(filters, 5, strides=2, padding="same", use_bias=False)(h)
-    h = layers.LeakyReLU()(layers.BatchNormalization()(h))
-    h = layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False)(h)
-    return keras.Model(z, layers.Activation("sigmoid", dtype="float32")(h), name=name)
+    h = layers.Dense(7 * 7 * 2 * filters, use_bias=False)(z)
+    h = layers.ReLU()(layers.BatchNormalization()(h))
+    h = layers.Reshape((7, 7, 2 * filters))(h)
+    h = layers.Conv2DTranspose(filters, kernel, strides=2, padding="same", use_bias=False)(h)
+    h = layers.ReLU()(layers.BatchNormalization()(h))
+    h = layers.Conv2DTranspose(1, kernel, strides=2, padding="same")(h)
+    return keras.Model(z, generator_output(h, output), name=name)
 
 
-def dcgan_discriminator(filters=64, dropout=0.3, name="discriminator"):
-    """TensorFlow's DCGAN-tutorial discriminator (conv f, 2f with f=64, 5x5 stride 2), one logit."""
+def dcgan_discriminator(filters=32, kernel=5, dropout=0.0, signed=True, name="discriminator"):
+    """A small DCGAN discriminator: two stride-2 convolutions (f, 2f channels) with LeakyReLU(0.2),
+    then one logit. ``signed``: see :func:`discriminator_input`."""
     x = keras.Input(IMAGE_SHAPE, name="image")
-    h = x
+    h = discriminator_input(x, signed)
     for f in (filters, 2 * filters):
-        h = layers.Conv2D(f, 5, strides=2, padding="same")(h)
-        h = layers.Dropout(dropout)(layers.LeakyReLU()(h))
+        h = layers.LeakyReLU(0.2)(layers.Conv2D(f, kernel, strides=2, padding="same")(h))
+        if dropout:
+            h = layers.Dropout(dropout)(h)
     h = layers.Flatten()(h)
     return keras.Model(x, layers.Dense(1, dtype="float32", name="logit")(h), name=name)
 
 
-def make_gan(kind="mlp", latent_dim=100, *, hidden=1024, filters=64, dropout=None,
-             loss="non_saturating", label_smoothing=0.0, seed=None,
-             d_optimizer=None, g_optimizer=None, **compile_kwargs):
+def make_gan(kind="dcgan", latent_dim=100, *, hidden=1024, filters=32, kernel=5, dropout=0.0,
+             output="tanh", batchnorm=False, loss="non_saturating", label_smoothing=0.0,
+             seed=None, learning_rate=2e-4, d_optimizer=None, g_optimizer=None, **compile_kwargs):
     """A compiled ``GAN`` for 28x28x1 images in [0, 1].
 
     Args:
-        kind: "mlp" (the article's MLP; ``hidden`` sets the hidden widths) or "dcgan"
-            (TensorFlow's DCGAN tutorial; ``filters`` sets the widths).
+        kind: "dcgan" (convolutional; ``filters``, ``kernel`` set its size) or "mlp" (fully
+            connected; ``hidden`` is one width for two layers or the generator's widths, which
+            the discriminator mirrors, e.g. (256, 512, 1024) -> D 1024-512-256; ``batchnorm``
+            adds batch norm to the generator). The article's GAN is
+            ``make_gan("mlp", output="sigmoid")``; the book's recommended MLP GAN is
+            ``make_gan("mlp", hidden=(256, 512, 1024), batchnorm=True, learning_rate=1e-3)``.
         latent_dim: noise size.
-        dropout: discriminator dropout rate (default 0 for "mlp", 0.3 for "dcgan").
+        dropout: discriminator dropout rate.
+        output: "tanh" (the networks work in [-1, 1]; images still come out in [0, 1]) or
+            "sigmoid" (the article's [0, 1] generator, discriminator on raw pixels).
         loss, label_smoothing, seed: see ``GAN``.
-        d_optimizer, g_optimizer: default Adam(2e-4, beta_1=0.5) each.
+        learning_rate: of the two default optimizers, Adam(learning_rate, beta_1=0.5).
+        d_optimizer, g_optimizer: optimizers to use instead.
         **compile_kwargs: e.g. ``steps_per_execution``, ``jit_compile``; defaults from
             ``gvutil.train.compile_defaults()``.
     """
+    signed = output == "tanh"
     if kind == "mlp":
-        generator = mlp_generator(latent_dim, hidden)
-        discriminator = mlp_discriminator(hidden, dropout or 0.0)
+        generator = mlp_generator(latent_dim, hidden, output, batchnorm)
+        discriminator = mlp_discriminator(tuple(reversed(_sizes(hidden))), dropout, signed)
     elif kind == "dcgan":
-        generator = dcgan_generator(latent_dim, filters)
-        discriminator = dcgan_discriminator(filters, 0.3 if dropout is None else dropout)
+        generator = dcgan_generator(latent_dim, filters, kernel, output)
+        discriminator = dcgan_discriminator(filters, kernel, dropout, signed)
     else:
         raise ValueError(f"kind must be 'mlp' or 'dcgan'; received {kind!r}")
     gan = GAN(generator, discriminator, latent_dim, loss=loss, label_smoothing=label_smoothing,
               seed=seed, name=f"{kind}_gan")
-    gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, **_compile_kwargs(compile_kwargs))
+    gan.compile(d_optimizer=d_optimizer or keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                g_optimizer=g_optimizer or keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                **_compile_kwargs(compile_kwargs))
     return gan
 
 

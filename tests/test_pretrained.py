@@ -1,0 +1,83 @@
+"""gvutil.pretrained: checkpoints are rebuilt exactly, checked by SHA-256, and refused when altered."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from gvutil import models, pretrained
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An empty checkpoint folder in place of the package's own."""
+    monkeypatch.setattr(pretrained, "DIR", tmp_path)
+    monkeypatch.setattr(pretrained, "RECORD_JSON", tmp_path / "RECORD.json")
+    monkeypatch.setattr(pretrained, "RECORD_MD", tmp_path / "RECORD.md")
+    return tmp_path
+
+
+def test_export_then_load_gives_the_same_generator(store):
+    kwargs = {"kind": "mlp", "hidden": [8, 16], "batchnorm": True, "latent_dim": 3, "seed": 0}
+    gan = models.make_gan(**{**kwargs, "hidden": (8, 16)})
+    rec = pretrained.export(gan, "tiny_gan", "make_gan", kwargs, train_seconds=12.0, steps=30,
+                            epochs=1.5, evaluation={"score": 1.0})
+    assert rec["sha256"] and rec["bytes"] == (store / "tiny_gan.weights.npz").stat().st_size
+    assert rec["seconds_per_epoch"] == 8.0 and pretrained.available() == ["tiny_gan"]
+    assert "tiny_gan" in (store / "RECORD.md").read_text()
+    loaded = pretrained.load("tiny_gan")
+    # Every generator weight (BatchNorm statistics included) is the float16-rounded original.
+    for a, b in zip(gan.generator.weights, loaded.generator.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a).astype("float16").astype("float32"),
+                                      keras.ops.convert_to_numpy(b))
+    z = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    np.testing.assert_allclose(gan.generator.predict_on_batch(z), loaded.generator.predict_on_batch(z),
+                               atol=5e-3)
+
+
+def test_vae_round_trip_keeps_encoder_and_decoder(store):
+    vae = models.make_vae("mlp", latent_dim=2, hidden=8, seed=0)
+    pretrained.export(vae, "tiny_vae", "make_vae", {"kind": "mlp", "latent_dim": 2, "hidden": 8},
+                      train_seconds=1.0, steps=1, epochs=1)
+    loaded = pretrained.load("tiny_vae")
+    x = np.random.default_rng(1).random((3, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(vae.reconstruct(x), loaded.reconstruct(x), atol=5e-3)
+
+
+def test_a_changed_or_missing_file_is_refused(store):
+    gan = models.make_gan("mlp", hidden=8, latent_dim=2, seed=0)
+    pretrained.export(gan, "g", "make_gan", {"kind": "mlp", "hidden": 8, "latent_dim": 2},
+                      train_seconds=1.0, steps=1, epochs=1)
+    path = store / "g.weights.npz"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(pretrained.CheckpointError, match="SHA-256"):
+        pretrained.load("g")
+    path.unlink()
+    with pytest.raises(pretrained.CheckpointError, match="missing"):
+        pretrained.load("g")
+    with pytest.raises(KeyError, match="no checkpoint named 'nope'"):
+        pretrained.load("nope")
+
+
+def test_export_is_off_unless_asked(monkeypatch):
+    monkeypatch.delenv("GVUTIL_EXPORT", raising=False)
+    assert not pretrained.exporting()
+    monkeypatch.setenv("GVUTIL_EXPORT", "1")
+    assert pretrained.exporting()
+
+
+def test_shipped_checkpoints_match_their_records():
+    """The package's own checkpoints: small, present, and load with their recorded SHA-256."""
+    names = pretrained.available()
+    assert {"mlp_gan", "mlp_vae"} <= set(names), names
+    records = json.loads(pretrained.RECORD_JSON.read_text())
+    for name in names:
+        rec = records[name]
+        assert rec["bytes"] <= 4 * 2**20, f"{name} is {rec['bytes']:,} bytes (limit 4 MiB)"
+        for key in ("command", "machine", "versions", "train_seconds", "steps", "date"):
+            assert rec[key], f"{name}: record lacks {key}"
+        model = pretrained.load(name)
+        assert model.image_shape == (28, 28, 1)
