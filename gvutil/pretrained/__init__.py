@@ -114,7 +114,9 @@ def export(model, name: str, builder: str, kwargs: dict, *, train_seconds: float
     Args:
         builder, kwargs: the ``gvutil.models`` builder and arguments that rebuild the model.
         train_seconds, steps, epochs: what the training run cost.
-        evaluation: numbers measured on the exported (float16-rounded) model, if any.
+        evaluation: numbers measured on the trained model (before rounding), if any.
+        note: free text for the record (default: ``$GVUTIL_EXPORT_NOTE``, e.g. what else the
+            machine was running, which makes the times longer).
     """
     import gvutil
 
@@ -143,7 +145,7 @@ def export(model, name: str, builder: str, kwargs: dict, *, train_seconds: float
         "train_seconds": round(float(train_seconds), 1),
         "seconds_per_epoch": round(float(train_seconds) / float(epochs), 2),
         "evaluation": evaluation or {},
-        "note": note,
+        "note": note or os.environ.get("GVUTIL_EXPORT_NOTE", ""),
     }
     RECORD_JSON.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
     RECORD_MD.write_text(_markdown(records))
