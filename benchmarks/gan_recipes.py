@@ -74,7 +74,7 @@ def run_one(variant: str, seed: int, steps: int, batch_size: int, threads: int) 
 
     gvutil.seed_everything(seed)
     (x_train, _), (x_test, _) = load_mnist()
-    gan = make_gan(seed=seed, jit_compile=True, **gan_kwargs(variant))
+    gan = make_gan(seed=seed, **gan_kwargs(variant))
     data = train.dataset(x_train, batch_size, seed=seed)
     epochs = -(-steps // len(data))
     start = time.perf_counter()
