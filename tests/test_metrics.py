@@ -374,3 +374,23 @@ def test_fid_warns_about_rank_deficient_covariances():
     with pytest.warns(UserWarning, match="rank-deficient"):
         value = metrics.classifier_fid(rng.random((20, 28, 28)), rng.random((20, 28, 28)))
     assert np.isfinite(value) and value >= 0
+
+
+def test_sample_quality_matches_the_separate_metrics(mnist):
+    (x_train, _), (x_test, y_test) = mnist
+    images, reference = x_test[2000:2600], x_test[:300]
+    q = metrics.sample_quality(images, reference, n_fid=300)
+    assert q["n"] == 600
+    assert q["score"] == pytest.approx(metrics.classifier_score(images), rel=1e-6)
+    assert q["fid"] == pytest.approx(metrics.classifier_fid(images[:300], reference), rel=1e-6)
+    predicted = metrics.evaluator_probabilities(images).argmax(axis=1)
+    np.testing.assert_allclose(q["shares"], np.bincount(predicted, minlength=10) / 600)
+    assert q["shares"].sum() == pytest.approx(1.0) and q["classes_5pct"] == 10
+    # one digit only: every sample in one class
+    ones = x_test[y_test == 1][:300]
+    q1 = metrics.sample_quality(ones, reference, n_fid=200)
+    assert q1["classes_5pct"] == 1 and q1["shares"][1] > 0.95 and q1["score"] < 1.2
+    with pytest.raises(ValueError, match="at least n_fid=2000"):
+        metrics.sample_quality(images, reference)
+    with pytest.raises(ValueError, match="must exceed the 128 feature dimensions"):
+        metrics.sample_quality(images, reference, n_fid=100)
