@@ -365,3 +365,10 @@ def test_a_rejected_fit_leaves_the_model_usable():
         gan.fit(train.dataset(np.zeros((32, 784), "float32"), 16), verbose=0)
     h = gan.fit(patterns(16), batch_size=16, epochs=1, verbose=0).history
     assert math.isfinite(h["d_loss"][0])
+
+
+def test_models_document_themselves():
+    # help(GAN) and help(VAE) show the classes' own docstrings, not the base class's.
+    assert models.GAN.__doc__.startswith("A GAN trained with ``fit(x)`` on images in [0, 1].")
+    assert models.VAE.__doc__.startswith("A variational autoencoder trained with ``fit(x)``")
+    assert models.GAN._parts == ("generator", "discriminator") and models.VAE._parts == ("encoder", "decoder")

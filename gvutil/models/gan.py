@@ -95,8 +95,6 @@ def _positions(all_variables, some_variables):
 
 @keras.saving.register_keras_serializable(package="gvutil")
 class GAN(ImageModel):
-    _parts = ("generator", "discriminator")
-
     """A GAN trained with ``fit(x)`` on images in [0, 1].
 
     Args:
@@ -113,6 +111,8 @@ class GAN(ImageModel):
     outputs 1/2 everywhere), ``g_loss``, ``d_real`` (mean D(x)), ``d_fake`` (mean D(G(z))),
     the last two as probabilities measured in the discriminator step.
     """
+
+    _parts = ("generator", "discriminator")
 
     def __init__(self, generator, discriminator, latent_dim, loss="non_saturating",
                  label_smoothing=0.0, seed=None, **kwargs):

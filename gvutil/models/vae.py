@@ -35,8 +35,6 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 
 @keras.saving.register_keras_serializable(package="gvutil")
 class VAE(ImageModel):
-    _parts = ("encoder", "decoder")
-
     """A variational autoencoder trained with ``fit(x)`` on images in [0, 1].
 
     Args:
@@ -50,6 +48,8 @@ class VAE(ImageModel):
         sigma_init: starting value of the learned sigma.
         seed: seed of the model's own noise (reparameterisation and ``sample()``).
     """
+
+    _parts = ("encoder", "decoder")
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, sigma=None,
                  sigma_init=0.1, seed=None, **kwargs):
