@@ -133,6 +133,17 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def markdown(records: list[dict]) -> str:
+    """The summary as a Markdown table (for benchmarks/README.md)."""
+    lines = ["| variant | change from the article's GAN | seeds | classifier score | classifier FID | digits >= 5 % |",
+             "|---|---|---|---|---|---|"]
+    for r in summarize(records):
+        (s, ss), (f, fs), (c, cs) = r["score"], r["fid"], r["classes_5pct"]
+        lines.append(f"| `{r['variant']}` | {r['change']} | {r['runs']} | {s:.2f} ± {ss:.2f} | "
+                     f"{f:.1f} ± {fs:.1f} | {c:.1f} ± {cs:.1f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variants", default=",".join(VARIANTS))
@@ -143,7 +154,12 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1, help="compute threads per run (0: backend default)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--one", nargs=2, metavar=("VARIANT", "SEED"), help=argparse.SUPPRESS)
+    p.add_argument("--markdown", action="store_true", help="print the results file as a Markdown table and exit")
     args = p.parse_args(argv)
+
+    if args.markdown:
+        print(markdown(json.loads(args.out.read_text())["records"]))
+        return 0
 
     if args.one:  # a worker process: print one record as JSON on the last line
         record = run_one(args.one[0], int(args.one[1]), args.steps, args.batch_size, args.threads)
