@@ -394,3 +394,16 @@ def test_sample_quality_matches_the_separate_metrics(mnist):
         metrics.sample_quality(images, reference)
     with pytest.raises(ValueError, match="must exceed the 128 feature dimensions"):
         metrics.sample_quality(images, reference, n_fid=100)
+
+
+def test_report_sample_quality_prints_what_it_returns(mnist, capsys):
+    (_, _), (x_test, y_test) = mnist
+    ones = x_test[y_test == 1][:300]
+    q = metrics.report_sample_quality("ones", ones, x_test[:300], n_fid=200)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].split() == ["ones", "score", f"{q['score']:.2f}", "FID", f"{q['fid']:.1f}",
+                                "digits", "with", ">=", "5%", "of", "the", "images:", "1"]
+    shares = [float(s) for s in lines[1].split(":")[1].split()]
+    np.testing.assert_allclose(shares, q["shares"], atol=0.005)
+    assert shares[1] > 0.95
