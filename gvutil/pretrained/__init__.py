@@ -3,7 +3,7 @@
 The chapters train small models live (the CPU profile). What the same code reaches when it
 trains for longer (the full profile) is kept here, so that a reader of the website sees it too:
 
->>> gan = pretrained.load("mlp_gan")            # the GAN of chapter 4.1.1, trained to convergence
+>>> gan = pretrained.load("mlp_gan")            # the GAN of section 4.2 (04_gan_recipe), trained 30,000 steps
 >>> record = pretrained.record("mlp_gan")       # command, machine, versions, wall time, ...
 
 Each checkpoint is the model's weights rounded to float16 (``<name>.weights.npz``, a few MB) and
