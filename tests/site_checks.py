@@ -360,6 +360,67 @@ async () => {
 """ % MATH_TIMEOUT_MS
 
 
+# Runs in the page: every display equation typeset by MathJax, its natural width and its box, and
+# the text column (the article's content box) it has to fit in.
+_MATH_WIDTH_JS = r"""
+() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('article')
+      || document.body;
+  const rect = article.getBoundingClientRect(), st = getComputedStyle(article);
+  const left = rect.left + parseFloat(st.paddingLeft), right = rect.right - parseFloat(st.paddingRight);
+  const doc = window.MathJax && MathJax.startup && MathJax.startup.document;
+  const out = [];
+  for (const item of (doc ? Array.from(doc.math) : [])) {
+    if (!item.display || !item.typesetRoot || !item.typesetRoot.isConnected) continue;
+    const box = item.typesetRoot.getBoundingClientRect();
+    const inner = item.typesetRoot.querySelector('mjx-math') || item.typesetRoot;
+    const ox = getComputedStyle(item.typesetRoot).overflowX;
+    out.push({tex: item.math.replace(/\s+/g, ' ').trim().slice(0, 70), natural: inner.getBoundingClientRect().width,
+              boxLeft: box.left, boxRight: box.right, left, right,
+              scrolls: (ox === 'auto' || ox === 'scroll')
+                       && item.typesetRoot.scrollWidth > item.typesetRoot.clientWidth});
+  }
+  return out;
+}
+"""
+# Window widths at which display equations are measured: a desktop browser and a phone.
+DESKTOP_WIDTH, PHONE_WIDTH = 1400, 400
+
+
+def check_math_width(equations: list[dict], phone: bool) -> list[str]:
+    """At desktop width every display equation fits the text column; on a phone an equation that
+    does not fit must scroll inside its own box, which itself stays inside the column."""
+    problems = []
+    for eq in equations:
+        column = eq["right"] - eq["left"]
+        over = eq["natural"] - column
+        if over <= 1:
+            continue
+        if not phone:
+            problems.append(f"display equation wider than the text column by {over:.0f} px at "
+                            f"{DESKTOP_WIDTH} px: {eq['tex']!r}")
+        elif not (eq["scrolls"] and eq["boxLeft"] >= eq["left"] - 1 and eq["boxRight"] <= eq["right"] + 1):
+            problems.append(f"display equation cut off at {PHONE_WIDTH} px (wider than the column by "
+                            f"{over:.0f} px and not scrolling in its own box): {eq['tex']!r}")
+    return problems
+
+
+def math_width_problems(session: "Session", url: str) -> list[str]:
+    """Open ``url`` at desktop width, then narrow the window to a phone's, and check both."""
+    page = session.new_page()
+    try:
+        page.set_viewport_size({"width": DESKTOP_WIDTH, "height": 900})
+        page.goto(url, wait_until="load")
+        page.evaluate(_WAIT_MATH_JS)
+        problems = check_math_width(page.evaluate(_MATH_WIDTH_JS), phone=False)
+        page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
+        page.wait_for_timeout(100)  # one layout pass
+        problems += check_math_width(page.evaluate(_MATH_WIDTH_JS), phone=True)
+    finally:
+        session.close_page(page)
+    return problems
+
+
 @dataclass
 class PageReport:
     docname: str

@@ -135,6 +135,37 @@ def test_math_renders_offline(session, site_root):
     assert (site_root / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
+@browser_only
+@pytest.mark.parametrize("docname", DOCS)
+def test_display_math_fits_the_column(session, site_root, docname):
+    """No display equation is wider than the text column at 1400 px; on a 400 px phone a wide one
+    scrolls inside its own box instead of being cut off."""
+    problems = sc.math_width_problems(session, session.base_url + f"{docname}.html")
+    if problems:
+        pytest.fail(f"{docname}:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+@browser_only
+def test_too_wide_equation_is_reported(browser, site_root, tmp_path):
+    """A copy of a real page with one very long display equation added: the check must say so."""
+    copy = tmp_path / "html"
+    shutil.copytree(site_root, copy, ignore=shutil.ignore_patterns("mathjax"))
+    (copy / "_static" / "mathjax").symlink_to(site_root / "_static" / "mathjax")
+    doc = "book/03_math"
+    page = copy / f"{doc}.html"
+    html = page.read_text(encoding="utf-8")
+    long_sum = " + ".join(f"x_{{{i}}}^2" for i in range(120))
+    html = html.replace("</h1>", f'</h1><div class="math notranslate nohighlight">\\[{long_sum}\\]</div>', 1)
+    page.write_text(html, encoding="utf-8")
+    with sc.SiteServer(copy) as base:
+        s = sc.Session(browser, base)
+        try:
+            problems = sc.math_width_problems(s, base + f"{doc}.html")
+        finally:
+            s.close()
+    assert any("wider than the text column" in p and "x_{0}^2" in p for p in problems), problems
+
+
 def test_every_notebook_is_in_the_toc():
     """only_build_toc_files drops a notebook that _toc.yml does not list, without a warning."""
     listed = set(DOCS)
@@ -284,6 +315,17 @@ def test_check_links_on_files(tmp_path):
     problems = sc.check_links(links, base, tmp_path)
     assert problems == ["broken anchor: 'a.html#gone' -> no id 'gone' in a.html",
                         "broken link: 'b.html' -> no file b.html"]
+
+
+def test_check_math_width_rules():
+    eq = dict(tex="a", left=0, right=700, boxLeft=0, boxRight=700, scrolls=False)
+    assert sc.check_math_width([{**eq, "natural": 650}], phone=False) == []
+    assert "wider than the text column by 100 px" in sc.check_math_width([{**eq, "natural": 800}], phone=False)[0]
+    # on a phone a wide equation is fine if it scrolls inside a box that stays in the column
+    assert sc.check_math_width([{**eq, "natural": 800, "scrolls": True}], phone=True) == []
+    assert "cut off" in sc.check_math_width([{**eq, "natural": 800}], phone=True)[0]
+    assert "cut off" in sc.check_math_width([{**eq, "natural": 800, "scrolls": True, "boxRight": 900}],
+                                            phone=True)[0]
 
 
 def test_check_images_rules():
