@@ -1,16 +1,11 @@
 """Small Sphinx fixes for the book's website (loaded from _config.yml: sphinx.local_extensions; lives in book/_ext).
 
-``static/book.css`` (added to every page): display equations wider than the text column, on a
-phone, scroll inside their own box instead of being cut off at the column's edge.
-
 Sphinx 7.4 lists an inline script twice when an extension adds it after the builder starts
 (``filename=None`` on the builder, ``''`` in the registry, so its de-duplication misses it).
 sphinx-thebe's ``const THEBE_JS_URL = ...`` then runs twice and every page logs
 "SyntaxError: Identifier 'THEBE_JS_URL' has already been declared". This drops the repeats
 from each page's script list (the browser test in tests/test_site.py fails on console errors).
 """
-
-from pathlib import Path
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -27,12 +22,6 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
-def _add_static(app, config):
-    config.html_static_path.append(str(Path(__file__).parent / "static"))
-
-
 def setup(app):
-    app.connect("config-inited", _add_static)
-    app.add_css_file("book.css")
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
