@@ -19,9 +19,11 @@ import os
 import numpy as np
 import keras
 
+from gvutil import data
+
 __all__ = [
     "PROFILES", "accelerator", "profile", "pick", "set_precision", "compile_defaults",
-    "dataset", "resumable", "SampleGrid", "EpochLog", "StopOnNaN", "StopAfter", "ProgressBar",
+    "dataset", "BinarizedImages", "resumable", "SampleGrid", "EpochLog", "StopOnNaN", "StopAfter", "ProgressBar",
     "callbacks",
     "data_parallel", "split_cpu",
 ]
@@ -244,6 +246,38 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
     ds.set_epoch = lambda e: epoch.assign(int(e))
     ds._gvutil_epoch = epoch  # keeps the variable alive with the dataset
     return ds
+
+
+class BinarizedImages(keras.utils.PyDataset):
+    """Dynamically binarised image batches for a VAE with a Bernoulli likelihood (section 4.3).
+
+    Shuffled batches of ``images`` (uint8, or float in [0, 1]; ``(n, 28, 28)`` gets a channel
+    axis) whose pixels are drawn anew in every epoch: each becomes 1 with probability equal to its
+    intensity. Epoch ``e`` visits the images in an order that depends only on ``(seed, e)``, and the
+    bits of batch ``i`` depend only on ``(seed, e, i)``, so a rerun sees the same batches. The
+    gvutil models' ``fit`` calls ``set_epoch`` at the start of every epoch. The partial last batch
+    is dropped. Batches are 1-tuples ``(x,)``.
+
+    The code is the class that section 4.3 writes and explains; ``tests/test_train.py`` checks that
+    the two stay the same.
+    """
+
+    def __init__(self, images, batch_size=128, seed=0):
+        super().__init__()
+        self.x = data.to_float_images(images)  # (n, 28, 28, 1) in [0, 1]
+        self.batch_size, self.seed = batch_size, seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+
+    def __len__(self):
+        return len(self.x) // self.batch_size  # drop the partial last batch
+
+    def __getitem__(self, i):
+        rows = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        return (data.binarize(self.x[rows], seed=[self.seed, self.epoch, i]),)
 
 
 # --------------------------------------------------------------------------- callbacks

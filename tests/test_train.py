@@ -87,6 +87,46 @@ class Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt(f"simulated interruption at epoch {epoch}")
 
 
+def test_binarized_images_draw_new_bits_each_epoch_reproducibly():
+    grey = patterns(300)  # floats in [0, 1]
+    ds = train.BinarizedImages(grey, batch_size=64, seed=3)
+    assert len(ds) == 4  # 300 // 64: the partial batch is dropped
+    (first,) = ds[0]
+    assert first.shape == (64, 28, 28, 1) and set(np.unique(first).tolist()) <= {0.0, 1.0}
+    again = train.BinarizedImages(grey, batch_size=64, seed=3)
+    np.testing.assert_array_equal(again[2][0], ds[2][0])          # same (seed, epoch, batch): same bits
+    ds.set_epoch(1)
+    assert not np.array_equal(ds[0][0], first)                     # a new epoch: new order, new bits
+    again.set_epoch(1)
+    np.testing.assert_array_equal(again[0][0], ds[0][0])
+    # each pixel is 1 with probability equal to its intensity
+    rows = np.concatenate([ds[i][0] for i in range(len(ds))])
+    seen = grey[ds.order[:len(rows)]]
+    assert abs(rows.mean() - seen.mean()) < 0.01
+    # uint8 images are scaled: the same bits as the float images they stand for
+    u8 = (np.arange(256, dtype=np.uint8)[None, :, None].repeat(64, 0)).reshape(64, 16, 16)
+    assert train.BinarizedImages(u8, batch_size=64)[0][0].shape == (64, 16, 16, 1)
+
+
+def test_binarized_images_is_the_class_section_4_3_writes():
+    """One home, d2l-style: the chapter teaches the class, gvutil keeps the same code for reuse."""
+    import inspect
+
+    import nbformat
+
+    def code_only(src):
+        src = re.sub(r'""".*?"""', "", src, flags=re.S)          # docstrings
+        lines = (re.sub(r"\s+#.*$", "", ln).rstrip() for ln in src.splitlines())
+        return [ln for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+
+    nb = nbformat.read(REPO / "book" / "04_vae_code.ipynb", as_version=4)
+    cell = next(c.source for c in nb.cells if c.cell_type == "code"
+                and c.source.startswith("class BinarizedImages("))
+    taught = code_only(cell)
+    taught = taught[:next(i for i, ln in enumerate(taught[1:], 1) if not ln.startswith(" "))]
+    assert taught == code_only(inspect.getsource(train.BinarizedImages))
+
+
 @pytest.mark.parametrize("make", [tiny_gan, tiny_vae], ids=["gan", "vae"])
 def test_interrupted_then_resumed_equals_uninterrupted(make, tmp_path):
     x = patterns(48)
