@@ -83,11 +83,13 @@ test: venv
 lab: venv
 	$(BIN)/jupyter lab book
 
+# store_widget_state=False: no ipywidgets state is stored in a notebook (myst-nb would load the widget
+# manager from a CDN for it); the website shows each explorer's kernel-free HTML instead.
 execute: venv
 	@test -n "$(NB)" || (echo "usage: make execute NB=book/<name>.ipynb" && exit 2)
 	KERAS_BACKEND=tensorflow $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 \
-	  --ExecutePreprocessor.record_timing=False \
+	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
 	  --ExecutePreprocessor.extra_arguments=--IPKernelApp.capture_fd_output=False $(NB)
 
 # The converged reference runs of chapter 4: its three pages executed with the full profile, their

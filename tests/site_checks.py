@@ -405,19 +405,76 @@ def check_math_width(equations: list[dict], phone: bool) -> list[str]:
     return problems
 
 
-def math_width_problems(session: "Session", url: str) -> list[str]:
-    """Open ``url`` at desktop width, then narrow the window to a phone's, and check both."""
+def interaction_problems(session: "Session", url: str, screenshot: Path | None = None) -> dict:
+    """One visit of ``url`` for what a reader does beyond reading: at desktop width, the display
+    equations' widths and every explorer's sliders; then, narrowed to a phone, the equations again.
+
+    Returns ``{"math": [...], "explorers": n, "explorer": [...], "events": [...]}`` (problems as
+    lists of lines; events: console errors and requests outside the site during the visit).
+    """
+    session.events.clear()
     page = session.new_page()
     try:
         page.set_viewport_size({"width": DESKTOP_WIDTH, "height": 900})
         page.goto(url, wait_until="load")
         page.evaluate(_WAIT_MATH_JS)
-        problems = check_math_width(page.evaluate(_MATH_WIDTH_JS), phone=False)
+        math = check_math_width(page.evaluate(_MATH_WIDTH_JS), phone=False)
+        explorers = page.evaluate(_EXPLORER_JS)
+        if explorers and screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.locator(".gvutil-explorer").first.screenshot(path=str(screenshot))
         page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
         page.wait_for_timeout(100)  # one layout pass
-        problems += check_math_width(page.evaluate(_MATH_WIDTH_JS), phone=True)
+        math += check_math_width(page.evaluate(_MATH_WIDTH_JS), phone=True)
     finally:
         session.close_page(page)
+    return {"math": math, "explorers": len(explorers), "explorer": check_explorers(explorers),
+            "events": list(session.events)}
+
+
+def math_width_problems(session: "Session", url: str) -> list[str]:
+    """The display-equation checks of :func:`interaction_problems` alone."""
+    return interaction_problems(session, url)["math"]
+
+
+# Runs in the page: for every kernel-free explorer (gvutil.widgets' HTML), the canvas before and after
+# each range input is moved to its other end, as data URLs, plus whether the canvas was drawn at all.
+_EXPLORER_JS = r"""
+async () => {
+  const out = [];
+  for (const root of document.querySelectorAll('.gvutil-explorer')) {
+    const canvas = root.querySelector('canvas');
+    const t0 = Date.now();
+    const blank = document.createElement('canvas');
+    blank.width = canvas.width; blank.height = canvas.height;
+    while (canvas.toDataURL() === blank.toDataURL() && Date.now() - t0 < 5000)
+      await new Promise(r => setTimeout(r, 50));
+    const item = {id: root.id, drawn: canvas.toDataURL() !== blank.toDataURL(), moves: []};
+    for (const input of root.querySelectorAll('input[type=range]')) {
+      const before = canvas.toDataURL();
+      input.value = Number(input.value) === Number(input.max) ? input.min : input.max;
+      input.dispatchEvent(new Event('input', {bubbles: true}));
+      await new Promise(r => setTimeout(r, 50));
+      item.moves.push({name: input.getAttribute('aria-label'), changed: canvas.toDataURL() !== before});
+    }
+    out.push(item);
+  }
+  return out;
+}
+"""
+
+
+def check_explorers(explorers: list[dict]) -> list[str]:
+    """Each explorer must draw its image, and each of its sliders must change it."""
+    problems = []
+    for ex in explorers:
+        if not ex["drawn"]:
+            problems.append(f"explorer {ex['id']} never drew its image")
+        for move in ex["moves"]:
+            if not move["changed"]:
+                problems.append(f"explorer {ex['id']}: moving {move['name']} did not change the image")
+        if not ex["moves"]:
+            problems.append(f"explorer {ex['id']} has no range input")
     return problems
 
 

@@ -131,6 +131,9 @@ def colab_like(tmp_path_factory):
     stub = root / "stub" / "google" / "colab"
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text('"""Stand-in for Colab\'s google.colab module."""\n')
+    # Colab's widget manager switch, which ipywidgets 8 needs there; the stub reports the call.
+    (stub / "output.py").write_text(
+        "def enable_custom_widget_manager():\n    print('WIDGET_MANAGER=enabled')\n")
     startup = root / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
     # A Colab kernel has google.colab imported before the first cell runs.
@@ -170,6 +173,7 @@ def test_setup_cell_outside_colab_installs_nothing(colab_like):
     assert after == before, f"the cell changed the environment outside Colab: {after} vs {before}"
     # Nothing installed gvutil, so its import is the only thing that fails.
     assert "No module named 'gvutil'" in out.stdout + out.stderr, out.stdout + out.stderr
+    assert "WIDGET_MANAGER" not in out.stdout
     assert not re.search(r"^GVUTIL=", out.stdout, re.M)
 
 
@@ -190,6 +194,8 @@ def test_setup_cell_in_colab_installs_only_gvutil(colab_like):
     after = _installed(colab_like["python"])
     added = {k: v for k, v in after.items() if k not in before}
     changed = {k: (before[k], after[k]) for k in before if after.get(k) != before[k]}
+    assert re.search(r"^WIDGET_MANAGER=enabled$", out.stdout, re.M), (
+        "in Colab the setup cell must enable Colab's custom widget manager (ipywidgets 8)")
     assert added == {"gvutil": result["version"]}, f"the cell installed more than gvutil: {added}"
     assert not changed, f"the cell changed installed packages: {changed}"
     for name in ("keras", "tensorflow", "numpy", "jax", "matplotlib"):

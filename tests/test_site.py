@@ -135,14 +135,32 @@ def test_math_renders_offline(session, site_root):
     assert (site_root / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
+@pytest.fixture(scope="module")
+def interactions(session, site_root):
+    """Each page visited once for the equation widths and the explorers (see the two tests below)."""
+    return {doc: sc.interaction_problems(session, session.base_url + f"{doc}.html",
+                                         SCREENSHOTS / f"explorer-{sc.screenshot_name(doc)}")
+            for doc in DOCS}
+
+
 @browser_only
 @pytest.mark.parametrize("docname", DOCS)
-def test_display_math_fits_the_column(session, site_root, docname):
+def test_display_math_fits_the_column(interactions, docname):
     """No display equation is wider than the text column at 1400 px; on a 400 px phone a wide one
     scrolls inside its own box instead of being cut off."""
-    problems = sc.math_width_problems(session, session.base_url + f"{docname}.html")
+    problems = interactions[docname]["math"]
     if problems:
         pytest.fail(f"{docname}:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+@browser_only
+def test_explorers_respond_to_their_sliders(interactions):
+    """On every page with a kernel-free explorer (gvutil.widgets), each range input changes the
+    drawn image, with no console error and no request outside the site; 4.4 has two."""
+    for docname, result in interactions.items():
+        assert not result["explorer"] + result["events"], f"{docname}: {result}"
+    assert interactions["book/04_vae_latent2d"]["explorers"] == 2, {
+        d: r["explorers"] for d, r in interactions.items()}
 
 
 @browser_only
@@ -178,6 +196,14 @@ def test_too_wide_equation_is_reported(browser, site_root, tmp_path):
         finally:
             s.close()
     assert any("cut off at 400 px" in p and "x_{0}^2" in p for p in problems), problems
+
+
+def test_check_explorers_rules():
+    good = {"id": "gvx-1", "drawn": True, "moves": [{"name": "z1", "changed": True}]}
+    assert sc.check_explorers([good]) == []
+    assert "did not change" in sc.check_explorers([{**good, "moves": [{"name": "z1", "changed": False}]}])[0]
+    assert "never drew" in sc.check_explorers([{**good, "drawn": False}])[0]
+    assert "no range input" in sc.check_explorers([{**good, "moves": []}])[0]
 
 
 def test_every_notebook_is_in_the_toc():

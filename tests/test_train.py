@@ -295,6 +295,18 @@ def test_stop_after_ends_fit_at_the_step_budget_across_epochs():
     assert stop.steps_done == 10 and len(seen) == 10
     assert len(history.history["d_loss"]) == 3
     assert int(gan.optimizer.iterations) == 10
+    # Without a per-batch callback, Keras dispatches steps asynchronously; StopAfter and StopOnNaN
+    # keep it so, and the budget is still exact.
+    gan = tiny_gan()
+    stop = train.StopAfter(10)
+    callbacks = [stop, train.StopOnNaN(), train.EpochLog(every=5)]
+    cbl = keras.callbacks.CallbackList(callbacks, model=gan)
+    if hasattr(cbl, "_async_train") and BACKEND == "jax":  # Keras dispatches async on JAX only
+        assert cbl._async_train, "StopAfter/StopOnNaN disable Keras's asynchronous dispatch"
+        assert not keras.callbacks.CallbackList([train.StopOnNaN(check_batches=True)], model=gan)._async_train
+    history = gan.fit(data, epochs=5, verbose=0, callbacks=callbacks)
+    assert stop.steps_done == 10 and int(gan.optimizer.iterations) == 10
+    assert len(history.history["d_loss"]) == 3
     with pytest.raises(ValueError, match="positive integer"):
         train.StopAfter(0)
     with pytest.raises(ValueError, match="positive integer"):

@@ -37,8 +37,9 @@ def generator_output(h, output="tanh"):
 
     ``"tanh"``: the network works in [-1, 1] (tanh) and a fixed ``Rescaling`` layer maps that to
     [0, 1] on the way out, so the rest of the book sees ordinary [0, 1] images. ``"sigmoid"``:
-    a sigmoid straight to [0, 1], as in the source article. Chapter 4.1 measures the difference:
-    with the same networks and budget, the sigmoid version collapses.
+    a sigmoid straight to [0, 1], as in the source article. Section 4.2's recipe study measures the
+    difference: with the article's networks and budget, the tanh output (and the discriminator on
+    [-1, 1]) lifts the classifier score from 1.98 to 4.36 (mean of three seeds).
     """
     if output == "tanh":
         h = layers.Activation("tanh", dtype="float32")(h)
