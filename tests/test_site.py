@@ -176,25 +176,23 @@ def test_too_wide_equation_is_reported(browser, site_root, tmp_path):
     at = html.index("</h1>", html.index("<article"))  # the page's own title, not a hidden one
     html = (html[:at] + f'</h1><div class="math notranslate nohighlight">\\[{long_sum}\\]</div>'
             + html[at + len("</h1>"):])
-    page.write_text(html, encoding="utf-8")
-    with sc.SiteServer(copy) as base:
-        s = sc.Session(browser, base)
-        try:
-            problems = sc.math_width_problems(s, base + f"{doc}.html")
-        finally:
-            s.close()
+
+    def problems_of(text):
+        page.write_text(text, encoding="utf-8")
+        with sc.SiteServer(copy) as base:
+            s = sc.Session(browser, base)
+            try:
+                return sc.math_width_problems(s, base + f"{doc}.html")
+            finally:
+                s.close()
+
+    problems = problems_of(html)
     assert any("wider than the text column" in p and "x_{0}^2" in p for p in problems), problems
     # On a phone the theme's stylesheet (div.math mjx-container {overflow: auto}) makes it scroll in
     # its own box; with that rule overridden, it runs past the column and is reported as cut off.
     assert not any("cut off" in p for p in problems), problems
-    page.write_text(html.replace("</head>", "<style>div.math mjx-container {overflow: visible !important}"
-                                            "</style></head>", 1), encoding="utf-8")
-    with sc.SiteServer(copy) as base:
-        s = sc.Session(browser, base)
-        try:
-            problems = sc.math_width_problems(s, base + f"{doc}.html")
-        finally:
-            s.close()
+    problems = problems_of(html.replace(
+        "</head>", "<style>div.math mjx-container {overflow: visible !important}</style></head>", 1))
     assert any("cut off at 400 px" in p and "x_{0}^2" in p for p in problems), problems
 
 
