@@ -134,11 +134,7 @@ def _ipywidgets():
     return ipywidgets
 
 
-def _box_base():
-    return _ipywidgets().HBox
-
-
-class LatentExplorer(_box_base()):
+class LatentExplorer(_ipywidgets().HBox):
     """Two sliders (z1, z2) -> the decoded image, beside the latent map of ``x`` with a marker.
 
     ``vae`` must have a two-dimensional latent space (otherwise ``ValueError``). ``x`` (optional):
@@ -188,7 +184,7 @@ class LatentExplorer(_box_base()):
         ax.set(xlim=(-e, e), ylim=(-e, e), xlabel="$z_1$", ylabel="$z_2$", aspect="equal")
 
 
-class Interpolation(_box_base()):
+class Interpolation(_ipywidgets().HBox):
     """A slider t in [0, 1] from ``z_a`` to ``z_b`` (linear or slerp) -> the image at t.
 
     ``model``: a VAE (decoded means) or a GAN (generated images); ``z_a``/``z_b``: latent vectors of
