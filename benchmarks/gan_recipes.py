@@ -51,12 +51,35 @@ VARIANTS = {
               dict(kind="dcgan", output="tanh", learning_rate=1e-3)),
 }
 
+# Not part of the 3,000-step study: DCGANs for long runs (the converged checkpoint of section 4.2),
+# compared on a GPU with `--variants dcgan,dcgan_f64,... --steps 30000 --seeds 0`.
+LONG_RUN_VARIANTS = {
+    "dcgan_lr2e-4": ("the study's DCGAN (32 filters) at Adam 2e-4", dict(kind="dcgan", output="tanh")),
+    "dcgan_f64": ("DCGAN with 64 filters at Adam 2e-4 (section 4.2's full profile)",
+                  dict(kind="dcgan", filters=64, output="tanh")),
+    "dcgan_f64_lr5e-4": ("DCGAN with 64 filters at Adam 5e-4",
+                         dict(kind="dcgan", filters=64, output="tanh", learning_rate=5e-4)),
+}
+ALL_VARIANTS = {**VARIANTS, **LONG_RUN_VARIANTS}
+
 
 def gan_kwargs(variant: str) -> dict:
-    return {**ARTICLE, **VARIANTS[variant][1]}
+    return {**ARTICLE, **ALL_VARIANTS[variant][1]}
 
 
-def run_one(variant: str, seed: int, steps: int, batch_size: int, threads: int) -> dict:
+def save_generator(gan, path: Path) -> None:
+    """The generator's weights as float16 arrays named ``generator/<i>``, the format of
+    ``gvutil.pretrained`` checkpoints."""
+    import numpy as np
+
+    arrays = {f"generator/{i}": np.asarray(w, "float32").astype("float16")
+              for i, w in enumerate(gan.generator.get_weights())}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+
+
+def run_one(variant: str, seed: int, steps: int, batch_size: int, threads: int,
+            save_dir: Path | None = None) -> dict:
     """Train and score one GAN in this process; returns its record."""
     import gvutil
 
@@ -84,7 +107,12 @@ def run_one(variant: str, seed: int, steps: int, batch_size: int, threads: int) 
     samples = gan.generate(10_000, seed=10_000 + seed)
     q = metrics.sample_quality(samples, x_test[5000:7000])
     last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
-    return {"variant": variant, "seed": seed, "steps": steps, "batch_size": batch_size,
+    extra = {}
+    if save_dir is not None:
+        path = Path(save_dir) / f"{variant}_seed{seed}_{steps}.weights.npz"
+        save_generator(gan, path)
+        extra = {"weights": path.name, "device": train.accelerator()}
+    return {**extra, "variant": variant, "seed": seed, "steps": steps, "batch_size": batch_size,
             "score": round(q["score"], 4), "fid": round(q["fid"], 2),
             "classes_5pct": q["classes_5pct"], "shares": [round(float(s), 4) for s in q["shares"]],
             "train_seconds": round(seconds, 1), "threads": threads, "last_epoch": last}
@@ -111,7 +139,7 @@ def summarize(records: list[dict]) -> list[dict]:
     import numpy as np
 
     rows = []
-    for variant, (what, _) in VARIANTS.items():
+    for variant, (what, _) in ALL_VARIANTS.items():
         rs = [r for r in records if r["variant"] == variant]
         if not rs:
             continue
@@ -179,6 +207,7 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=1, help="compute threads per run (0: backend default)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--save-dir", type=Path, help="also save each run's generator weights (float16 .npz) here")
     p.add_argument("--one", nargs=2, metavar=("VARIANT", "SEED"), help=argparse.SUPPRESS)
     p.add_argument("--markdown", action="store_true", help="print the results file as a Markdown table and exit")
     p.add_argument("--speed", action="store_true",
@@ -194,14 +223,15 @@ def main(argv=None) -> int:
         return 0
 
     if args.one:  # a worker process: print one record as JSON on the last line
-        record = run_one(args.one[0], int(args.one[1]), args.steps, args.batch_size, args.threads)
+        record = run_one(args.one[0], int(args.one[1]), args.steps, args.batch_size, args.threads,
+                         args.save_dir)
         print(json.dumps(record))
         return 0
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = sorted(set(variants) - set(VARIANTS))
+    unknown = sorted(set(variants) - set(ALL_VARIANTS))
     if unknown:
-        p.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+        p.error(f"unknown variants {unknown}; choose from {list(ALL_VARIANTS)}")
     doc = {"records": []}
     if args.out.exists():
         doc = json.loads(args.out.read_text())
@@ -213,7 +243,8 @@ def main(argv=None) -> int:
                 "date": time.strftime("%Y-%m-%d"),
                 "protocol": "10,000 samples per run (score, class shares); classifier FID of the first "
                             "2,000 samples against MNIST test images 5,000-6,999",
-                "variants": {k: {"change": w, "make_gan": gan_kwargs(k)} for k, (w, _) in VARIANTS.items()}})
+                "variants": {k: {"change": w, "make_gan": gan_kwargs(k)} for k, (w, _) in ALL_VARIANTS.items()
+                             if k in variants or k in VARIANTS}})
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     t0 = time.perf_counter()
 
@@ -221,6 +252,8 @@ def main(argv=None) -> int:
         variant, seed = item
         cmd = [sys.executable, __file__, "--one", variant, str(seed), "--steps", str(args.steps),
                "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+        if args.save_dir:
+            cmd += ["--save-dir", str(args.save_dir)]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if out.returncode:
             raise RuntimeError(f"{variant} seed {seed} failed:\n{out.stderr[-3000:]}")
@@ -229,7 +262,7 @@ def main(argv=None) -> int:
     with ThreadPoolExecutor(args.workers) as pool:
         for record in pool.map(work, todo):
             doc["records"].append(record)
-            doc["records"].sort(key=lambda r: (list(VARIANTS).index(r["variant"]), r["seed"]))
+            doc["records"].sort(key=lambda r: (list(ALL_VARIANTS).index(r["variant"]), r["seed"]))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(doc, indent=1) + "\n")
             print(f"{record['variant']:<13} seed {record['seed']}  score {record['score']:5.2f}  "

@@ -28,7 +28,10 @@ __all__ = [
     "data_parallel", "split_cpu",
 ]
 
-PROFILES = ("cpu", "full")
+PROFILES = ("cpu", "full", "tiny")
+# The "tiny" profile runs the full profile's code (its branches, its settings) with every integer
+# that `pick` returns divided by this, so that a test on a CPU executes what a GPU user runs.
+TINY_DIVISOR = 100
 
 
 # --------------------------------------------------------------------------- devices, profiles
@@ -54,9 +57,11 @@ def accelerator() -> str:
 
 
 def profile() -> str:
-    """The run profile: ``$GVUTIL_PROFILE`` ("cpu" or "full") if set, else "full" on a GPU/TPU.
+    """The run profile: ``$GVUTIL_PROFILE`` if set, else "full" on a GPU/TPU and "cpu" elsewhere.
 
-    "cpu" is what CI and the website run (few epochs); "full" is the same code trained longer.
+    "cpu" is what CI and the website run (few epochs); "full" is the same code trained longer;
+    "tiny" is the full profile's code at sizes divided by ``TINY_DIVISOR`` (see :func:`pick`), for
+    tests that must execute, on a CPU, every line a GPU user runs.
     """
     value = os.environ.get("GVUTIL_PROFILE", "").strip().lower()
     if value:
@@ -66,9 +71,24 @@ def profile() -> str:
     return "cpu" if accelerator() == "cpu" else "full"
 
 
+def _shrink(value):
+    if isinstance(value, tuple):
+        return tuple(_shrink(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(1, value // TINY_DIVISOR)
+    return value
+
+
 def pick(cpu, full):
-    """``cpu`` under the "cpu" profile, ``full`` under "full" (e.g. ``epochs=pick(cpu=2, full=50)``)."""
-    return full if profile() == "full" else cpu
+    """``cpu`` under the "cpu" profile, ``full`` under "full" (e.g. ``epochs=pick(cpu=2, full=50)``).
+
+    Under "tiny" it is ``full`` with each integer (also inside a tuple) divided by
+    ``TINY_DIVISOR``, at least 1; other values (learning rates, strings) are ``full`` unchanged.
+    """
+    mode = profile()
+    if mode == "cpu":
+        return cpu
+    return _shrink(full) if mode == "tiny" else full
 
 
 def _gpu_compute_capability():

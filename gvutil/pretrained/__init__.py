@@ -27,7 +27,7 @@ import numpy as np
 
 from gvutil.data import ChecksumError
 
-__all__ = ["DIR", "available", "record", "load", "exporting", "export", "CheckpointError"]
+__all__ = ["DIR", "available", "record", "load", "machine", "exporting", "export", "CheckpointError"]
 
 DIR = Path(__file__).resolve().parent
 RECORD_JSON = DIR / "RECORD.json"
@@ -101,6 +101,29 @@ def load(name: str):
     return model
 
 
+def machine() -> str:
+    """This machine for a record: OS, CPU count and, when Keras computes on one, the accelerator."""
+    text = f"{platform.platform()}, {os.cpu_count()} CPUs"
+    from gvutil import train
+
+    if train.accelerator() != "cpu":
+        import keras
+
+        name = "unknown model"
+        if keras.backend.backend() == "jax":
+            import jax
+
+            name = jax.devices()[0].device_kind
+        elif keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", name)
+        text += f", {train.accelerator().upper()} {name}"
+    return text
+
+
 def exporting() -> bool:
     """True when ``GVUTIL_EXPORT=1`` asks the chapters to write their full-profile checkpoints."""
     return os.environ.get("GVUTIL_EXPORT", "").strip() == "1"
@@ -137,7 +160,7 @@ def export(model, name: str, builder: str, kwargs: dict, *, train_seconds: float
         "bytes": path.stat().st_size,
         "command": command,
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
+        "machine": machine(),
         "versions": gvutil.versions(),
         "profile": os.environ.get("GVUTIL_PROFILE", ""),
         "steps": int(steps),
