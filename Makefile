@@ -67,7 +67,8 @@ nbval: venv
 	KERAS_BACKEND=tensorflow $(NBVAL) $(NBVAL_NOTEBOOKS)
 
 # The built site (_build/html, from `make site`) opened page by page in headless Chromium
-# (/usr/bin/chromium, Debian's package; .ci/run installs it). Screenshots: _build/screenshots/.
+# (/usr/bin/chromium, Debian's package; .ci/run installs it), and the ipywidgets explorers live in a
+# real `jupyter lab` on 127.0.0.1 (tests/test_lab.py). Screenshots: _build/screenshots/.
 browser: venv
 	$(PYTEST) tests -m browser
 

@@ -1,4 +1,5 @@
-"""Test-wide setup: quiet TensorFlow before it is imported, find the offline MNIST copy."""
+"""Test-wide setup: quiet TensorFlow before it is imported, find the offline MNIST copy, and one
+headless Chromium for the browser tests (test_site.py, test_lab.py)."""
 
 import os
 from pathlib import Path
@@ -29,3 +30,28 @@ def mnist(mnist_dir):
     from gvutil.data import load_mnist
 
     return load_mnist(download=False)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium through Playwright, one for the session (the browser tests)."""
+    import site_checks as sc
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:  # pragma: no cover
+        missing(f"playwright is not installed ({e})")
+    if not Path(sc.CHROMIUM).is_file():
+        missing(f"{sc.CHROMIUM} not found: `apt-get install -y --no-install-recommends "
+                "chromium` (.ci/run does it)")
+    with sync_playwright() as pw:
+        b = sc.launch(pw)
+        yield b
+        b.close()
+
+
+def missing(msg):
+    """Skip a test for a missing tool, except in CI, where a missing tool is a broken pipeline."""
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)

@@ -45,26 +45,7 @@ def site_root() -> Path:
     return SITE
 
 
-@pytest.fixture(scope="session")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:  # pragma: no cover
-        _missing(f"playwright is not installed ({e})")
-    if not Path(sc.CHROMIUM).is_file():
-        _missing(f"{sc.CHROMIUM} not found: `apt-get install -y --no-install-recommends "
-                 "chromium` (.ci/run does it)")
-    with sync_playwright() as pw:
-        b = sc.launch(pw)
-        yield b
-        b.close()
-
-
-def _missing(msg):
-    # In CI a missing browser is a broken pipeline, not a reason to skip.
-    if os.environ.get("CI"):
-        pytest.fail(msg)
-    pytest.skip(msg)
+# `browser` (headless Chromium, one per test session) is in conftest.py, shared with test_lab.py.
 
 
 @pytest.fixture(scope="module")
@@ -156,11 +137,12 @@ def test_display_math_fits_the_column(interactions, docname):
 @browser_only
 def test_explorers_respond_to_their_sliders(interactions):
     """On every page with a kernel-free explorer (gvutil.widgets), each range input changes the
-    drawn image, with no console error and no request outside the site; 4.4 has two."""
+    drawn image, with no console error and no request outside the site; 4.4 has two (latent space,
+    interpolation), chapter 2 one (the training dial: three range inputs over precomputed runs)."""
     for docname, result in interactions.items():
         assert not result["explorer"] + result["events"], f"{docname}: {result}"
-    assert interactions["book/04_vae_latent2d"]["explorers"] == 2, {
-        d: r["explorers"] for d, r in interactions.items()}
+    counts = {d: r["explorers"] for d, r in interactions.items()}
+    assert counts["book/04_vae_latent2d"] == 2 and counts["book/02_concepts"] == 1, counts
 
 
 @browser_only
