@@ -263,3 +263,26 @@ def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 
     angles = 2 * np.pi * np.arange(modes) / modes
     means = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     return gaussian_mixture(n, means, std, seed=seed), means.astype("float32")
+
+
+def check_pixel_values(x, who: str, images: bool = True) -> None:
+    """Raise a ValueError unless the float array ``x`` is finite and, if ``images``, in [0, 1].
+
+    Checked once, on the host, before training starts: images in [0, 255] or with NaN pixels
+    would otherwise train without an error and give a model that draws nothing. Data that are
+    not images (``images=False``, e.g. the 2-D points of chapter 6) are only checked for NaN.
+    """
+    x = np.asarray(x)
+    if x.dtype == np.uint8 or x.size == 0:
+        return
+    finite = np.isfinite(x)
+    if not finite.all():
+        raise ValueError(f"{who} expects finite values; received {int((~finite).sum()):,} NaN or "
+                         f"infinite values among {x.size:,}.")
+    if not images:
+        return
+    low, high = float(x.min()), float(x.max())
+    if low < 0.0 or high > 1.0:
+        hint = " (pixels in [0, 255]? divide by 255)" if 1.0 < high <= 255.0 else ""
+        raise ValueError(f"{who} expects float images with values in [0, 1]; received values in "
+                         f"[{low:g}, {high:g}]{hint}.")

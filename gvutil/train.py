@@ -225,11 +225,14 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
     also default to ``shuffle=False`` for it). Other Keras models can use it with
     ``fit(..., shuffle=False)``; the epoch then advances by itself, once per pass.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}")
     x = np.asarray(x)
     if x.ndim == 3:
         x = x[..., None]
     if x.dtype != np.uint8:
         x = x.astype("float32", copy=False)
+        data.check_pixel_values(x, "train.dataset")
     if batch_size > len(x) and drop_remainder:
         raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} images")
     if keras.backend.backend() != "tensorflow":

@@ -17,11 +17,33 @@ if not os.environ.get("GVUTIL_DATA_DIR") and (_SHARED / "mnist").is_dir():
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The folder holding mnist/*.gz (GVUTIL_DATA_DIR); skips if there is none."""
+    """The folder holding mnist/*.gz (GVUTIL_DATA_DIR); skips if there is none (fails under CI)."""
     d = os.environ.get("GVUTIL_DATA_DIR")
     if not d or not (Path(d) / "mnist").is_dir():
-        pytest.skip("no local MNIST copy: set GVUTIL_DATA_DIR to a folder with mnist/*.gz")
+        missing("no local MNIST copy: set GVUTIL_DATA_DIR to a folder with mnist/*.gz")
     return Path(d)
+
+
+@pytest.fixture
+def float64():
+    """Double precision for one test: ``gvutil.autodiff.enable_float64()``, with JAX's global
+    ``jax_enable_x64`` flag put back afterwards, so that no later test runs in x64 by accident."""
+    import keras
+
+    from gvutil.autodiff import enable_float64
+
+    if keras.backend.backend() != "jax":
+        enable_float64()
+        yield
+        return
+    import jax
+
+    before = bool(jax.config.jax_enable_x64)
+    enable_float64()
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", before)
 
 
 @pytest.fixture(scope="session")

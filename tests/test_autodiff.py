@@ -27,13 +27,12 @@ def test_scalar_gradient():
     assert float(_np(g)) == pytest.approx(-4.0)
 
 
-def test_matches_analytic_gradient_float64():
+def test_matches_analytic_gradient_float64(float64):
     import keras
     from keras import ops
 
-    from gvutil.autodiff import enable_float64, value_and_grad
+    from gvutil.autodiff import value_and_grad
 
-    enable_float64()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 3))
     y = rng.standard_normal((5,))
@@ -190,3 +189,13 @@ def test_jit_rejects_unlisted_state_on_jax():
 
     with pytest.raises(ValueError, match="not passed to jit"):
         jit(step, [w])()
+
+
+def test_float64_is_scoped_to_the_test_that_asks_for_it():
+    """Runs after the float64 test in this file: JAX must be back to float32 defaults."""
+    import keras
+    from keras import ops
+
+    x = ops.convert_to_tensor(np.arange(3.0))  # float64 NumPy input
+    if keras.backend.backend() == "jax":
+        assert str(x.dtype) == "float32"

@@ -1,5 +1,7 @@
 """seed_everything and versions: reproducibility the notebooks rely on."""
 
+import sys
+
 import numpy as np
 
 import gvutil
@@ -38,5 +40,14 @@ def test_versions_names_the_backend():
     assert v["keras"].startswith("3.") and v["gvutil"] == gvutil.__version__
 
 
-def test_in_colab_false_here():
+def test_in_colab_reads_colabs_module_or_its_variable(monkeypatch):
+    import types
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
     assert gvutil.in_colab() is False
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_20261130-060000_RC00")
+    assert gvutil.in_colab() is True
+    monkeypatch.delenv("COLAB_RELEASE_TAG")
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert gvutil.in_colab() is True

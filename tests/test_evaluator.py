@@ -83,7 +83,8 @@ def test_outputs_match_the_recorded_reference_on_this_backend(mnist, record):
     d_probs = np.abs(evaluator.softmax(logits) - evaluator.softmax(np.asarray(ref["logits"]))).max()
     print(f"\n[{keras.backend.backend()}] max |diff| vs recorded reference: logits {d_logits:.2e}, "
           f"features {d_feats:.2e}, probabilities {d_probs:.2e}")
-    assert d_logits < 1e-4 and d_feats < 1e-4 and d_probs < 1e-5
+    tol = evaluator.VERIFY_TOLERANCE  # the tolerance `verify()` enforces
+    assert d_logits < tol["logits"] and d_feats < tol["features"] and d_probs < tol["probabilities"]
     # batching does not change the numbers
     feats_big, _ = ev.outputs(x_test[:1000], batch_size=250)
     np.testing.assert_allclose(feats_big[:n], feats, atol=1e-5)
@@ -95,6 +96,22 @@ def test_verify_recomputes_test_accuracy(mnist, record, capsys):
     assert out["test_accuracy"] >= 0.99
     assert out["test_accuracy"] == pytest.approx(record["test_accuracy"], abs=2e-4)
     assert out["backend"] == keras.backend.backend()
+
+
+def test_verify_raises_when_the_record_is_not_reproduced(mnist, record, monkeypatch):
+    """verify() raises (not `assert`, which `python -O` strips) naming what differs."""
+    import copy
+
+    wrong = copy.deepcopy(record)
+    wrong["test_accuracy"] = record["test_accuracy"] - 0.01
+    monkeypatch.setattr(evaluator, "read_record", lambda: wrong)
+    with pytest.raises(evaluator.EvaluatorMismatch, match="test accuracy"):
+        evaluator.verify(verbose=False)
+    wrong = copy.deepcopy(record)
+    wrong["reference"]["logits"] = (np.asarray(record["reference"]["logits"]) + 1e-3).tolist()
+    monkeypatch.setattr(evaluator, "read_record", lambda: wrong)
+    with pytest.raises(evaluator.EvaluatorMismatch, match="logits by"):
+        evaluator.verify(verbose=False)
 
 
 def test_train_smoke_is_deterministic_and_loadable(mnist, tmp_path):

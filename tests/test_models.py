@@ -276,6 +276,43 @@ def test_wrong_input_shape_or_dtype_names_expected_and_received():
         tiny_vae().encode(flat)
 
 
+def test_bad_pixel_values_and_settings_are_refused_before_training():
+    """Inputs that used to train silently: each gets a ValueError naming what was received."""
+    x = patterns(32)
+    for model, who in ((tiny_gan(), "GAN"), (tiny_vae(), "VAE")):
+        before = [np.array(w) for w in model.weights]
+        with pytest.raises(ValueError, match=r"values in \[0, 1\]; received values in \[0\.\d+, 2\d\d(\.\d*)?\] \(pixels in \[0, 255\]"):
+            model.fit(x * 255.0, batch_size=16, epochs=1, verbose=0)
+        nan = x.copy()
+        nan[3, 4, 5, 0] = np.nan
+        with pytest.raises(ValueError, match="finite values; received 1 NaN"):
+            model.fit(nan, batch_size=16, epochs=1, verbose=0)
+        with pytest.raises(ValueError, match="finite values"):  # the same through the pipeline
+            model.fit(train.dataset(nan, 16), epochs=1, verbose=0)
+        assert all(np.array_equal(a, np.array(b)) for a, b in zip(before, model.weights)), who
+    with pytest.raises(ValueError, match=r"received values in \[-0\.9\d*, 0\.9\d*\]"):
+        train.dataset(x * 2.0 - 1.0, 16)
+    for bad in (0, -3, 2.5, True, "16"):
+        with pytest.raises(ValueError, match=f"batch_size must be a positive integer; received {bad!r}"):
+            train.dataset(x, bad)
+    with pytest.raises(ValueError, match=r"beta \(the KL term's weight\) must be a number >= 0; received -1.0"):
+        models.make_vae("mlp", beta=-1.0)
+    # data that are not images (2-D points, as in chapter 6): any finite range trains, NaN does not
+    gan = models.GAN(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)]),
+                     keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), latent_dim=2, seed=0)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    points = np.random.default_rng(0).normal(0.0, 2.0, (64, 2)).astype("float32")
+    assert math.isfinite(gan.fit(points, batch_size=32, epochs=1, verbose=0).history["d_loss"][0])
+    points[0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite values; received 1 NaN"):
+        gan.fit(points, batch_size=32, epochs=1, verbose=0)
+    encoder, decoder = models.mlp_encoder(2, 16), models.mlp_decoder(2, 16, likelihood="gaussian")
+    with pytest.raises(ValueError, match="sigma_init must be a positive number; received 0.0"):
+        models.VAE(encoder, decoder, likelihood="gaussian", sigma_init=0.0)
+    with pytest.raises(ValueError, match="sigma must be a positive number or None; received nan"):
+        tiny_vae(likelihood="gaussian", sigma=float("nan"))
+
+
 def test_mixed_float16_scales_both_gan_losses():
     try:
         keras.config.set_dtype_policy("mixed_float16")

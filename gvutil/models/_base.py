@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
+
+from gvutil.data import check_pixel_values
 
 
 def _seed_states(model):
@@ -94,6 +97,8 @@ def check_fit_data(x, image_shape, who):
         return
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         check_images(x, image_shape, who)
+        if isinstance(x, np.ndarray):  # images (n, h, w, c) in [0, 1]; other data only finite
+            check_pixel_values(x, who, images=len(image_shape) == 3)
 
 
 def fit_args(x, callbacks, kwargs):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from ._base import ImageModel, check_images, normal
@@ -56,8 +57,12 @@ class VAE(ImageModel):
         super().__init__(**kwargs)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}; received {likelihood!r}")
-        if sigma is not None and sigma <= 0:
-            raise ValueError(f"sigma must be positive; received {sigma}")
+        if sigma is not None and not (np.isfinite(sigma) and sigma > 0):
+            raise ValueError(f"sigma must be a positive number or None; received {sigma!r}")
+        if not (np.isfinite(beta) and beta >= 0):
+            raise ValueError(f"beta (the KL term's weight) must be a number >= 0; received {beta!r}")
+        if not (np.isfinite(sigma_init) and sigma_init > 0):
+            raise ValueError(f"sigma_init must be a positive number; received {sigma_init!r}")
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = likelihood
