@@ -143,6 +143,17 @@ def test_notebook_hygiene(path):
     assert not problems, f"{path.relative_to(REPO)}:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_header_states_running_time_of_both_profiles(path):
+    """Readers plan their time: the first cell says how long the page takes on the CPU profile and
+    on the full profile (or that the two are the same)."""
+    first = json.loads(path.read_text())["cells"][0]
+    text = "".join(first["source"])
+    assert first["cell_type"] == "markdown" and ":::{admonition} Running time" in text, path.name
+    header = text[text.index(":::{admonition} Running time"):]
+    assert "CPU profile" in header and "Full profile" in header, path.name
+
+
 def test_there_are_notebooks():
     assert NOTEBOOKS, "no notebooks in book/"
 
