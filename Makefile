@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed$(if $(GPU),-gpu,)
 
 # Offline machines (CI, this repo's dev boxes) keep MNIST in ../shared/data; elsewhere the loader
 # downloads it into ~/.cache/gvutil. An explicit GVUTIL_DATA_DIR always wins.
@@ -40,9 +40,12 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# GPU=1: also JAX's CUDA 12 plugin and libraries (requirements-gpu.txt; use KERAS_BACKEND=jax).
+REQUIREMENTS := $(if $(GPU),requirements-gpu.txt,requirements.txt)
+
+$(STAMP): requirements.txt requirements-gpu.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
