@@ -313,6 +313,23 @@ def test_bad_pixel_values_and_settings_are_refused_before_training():
         tiny_vae(likelihood="gaussian", sigma=float("nan"))
 
 
+def test_evaluate_does_not_move_the_training_noise():
+    """fit -> evaluate -> fit trains exactly like fit -> fit: evaluation has its own noise stream."""
+    x = patterns(64)
+
+    def run(evaluate_between):
+        gvutil.seed_everything(0)
+        gan = tiny_gan(seed=0)
+        gan.fit(train.dataset(x, 16, seed=0), epochs=1, verbose=0)
+        if evaluate_between:
+            logs = gan.evaluate(x[:32], batch_size=16, verbose=0, return_dict=True)
+            assert set(logs) >= {"d_loss", "g_loss"} and all(math.isfinite(v) for v in logs.values())
+        gan.fit(train.dataset(x, 16, seed=1), epochs=1, verbose=0)
+        return gan
+
+    assert max_diff(run(False).weights, run(True).weights) == 0.0
+
+
 def test_mixed_float16_scales_both_gan_losses():
     try:
         keras.config.set_dtype_policy("mixed_float16")

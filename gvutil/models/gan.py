@@ -137,6 +137,8 @@ class GAN(ImageModel):
                              f"not (None, {self.latent_dim}) (latent_dim={self.latent_dim})")
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.sample_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        # evaluate()/test steps draw their noise here, so that evaluating never moves training's noise
+        self.eval_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 2)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -228,18 +230,18 @@ class GAN(ImageModel):
             return -ops.mean(ops.softplus(fake_logits))  # mean log(1 - D(G(z)))
         return ops.mean(ops.softplus(-fake_logits))  # mean -log D(G(z))
 
-    def _noise(self, n):
-        return normal((n, self.latent_dim), self.seed_generator)
+    def _noise(self, n, training=True):
+        return normal((n, self.latent_dim), self.seed_generator if training else self.eval_seed_generator)
 
     def _d_step_loss(self, x, training=True):
-        fake = self.generator(self._noise(ops.shape(x)[0]), training=training)
+        fake = self.generator(self._noise(ops.shape(x)[0], training), training=training)
         real_logits = ops.cast(self.discriminator(x, training=training), "float32")
         fake_logits = ops.cast(self.discriminator(fake, training=training), "float32")
         loss = self.discriminator_loss(real_logits, fake_logits)
         return loss, (ops.mean(ops.sigmoid(real_logits)), ops.mean(ops.sigmoid(fake_logits)))
 
     def _g_step_loss(self, n, training=True):
-        fake = self.generator(self._noise(n), training=training)
+        fake = self.generator(self._noise(n, training), training=training)
         return self.generator_loss(self.discriminator(fake, training=training))
 
     def _track(self, d_loss, g_loss, d_real, d_fake):
