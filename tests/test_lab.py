@@ -1,7 +1,8 @@
 """The widgets live in a real JupyterLab: this environment's ``jupyter lab`` on 127.0.0.1, headless
-Chromium, a notebook whose cells build a :class:`gvutil.widgets.LatentExplorer` and a
-:class:`gvutil.widgets.TrainingDial`; a slider moved with the keyboard and the "train" button clicked,
-and each widget's image compared before and after, pixel by pixel.
+Chromium, a notebook whose cells build a :class:`gvutil.widgets.LatentExplorer`, a
+:class:`gvutil.widgets.TrainingDial` and an :class:`gvutil.widgets.Interpolation`; sliders moved with
+the keyboard and the "train" button clicked, and each widget's image compared before and after,
+pixel by pixel.
 
 Part of the browser stage (``pytest -m browser``). The notebook is a small temporary one: an untrained
 two-dimensional MLP VAE from ``gvutil.models`` builds in seconds, while the chapter with the explorer
@@ -63,6 +64,15 @@ def toy_train(g_steps, lr, record_at):
 
 dial = widgets.TrainingDial(toy_train, centres, std=0.05)
 dial"""
+# The GAN walk of section 4.2: an untrained generator still maps different noise to different images.
+WALK_CELL = """\
+import numpy as np
+from gvutil import models, widgets
+
+gan = models.make_gan("mlp", latent_dim=8, hidden=16, seed=3)
+z_a, z_b = np.random.default_rng(0).standard_normal((2, 8)).astype("float32")
+walk = widgets.Interpolation(gan, z_a, z_b, method="slerp", scale=6)
+walk"""
 
 
 def _free_port() -> int:
@@ -171,14 +181,14 @@ def _difference(png_a: bytes, png_b: bytes) -> np.ndarray:
 
 
 @pytest.mark.browser
-def test_explorer_and_training_dial_respond_in_jupyterlab(browser, tmp_path):
+def test_explorer_dial_and_walk_respond_in_jupyterlab(browser, tmp_path):
     """Run the cells in JupyterLab; move the explorer's z1 with the keyboard (End: to its maximum)
     and its decoded image changes; press the training dial's "train" and its picture changes."""
     from playwright.sync_api import expect
 
     root = tmp_path / "notebooks"
     root.mkdir()
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL), nbformat.v4.new_code_cell(DIAL_CELL)])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in (CELL, DIAL_CELL, WALK_CELL)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                  "language": "python"}
     nbformat.write(nb, root / "explorer.ipynb")
@@ -209,8 +219,8 @@ def test_explorer_and_training_dial_respond_in_jupyterlab(browser, tmp_path):
             expect(page.locator("#jp-main-statusbar")).to_contain_text("Python 3 (ipykernel) | Idle",
                                                                        timeout=CELL_S * 1000)
             cell.locator(".cm-content").click()
-            page.keyboard.press("Shift+Enter")  # runs the explorer's cell, selects the dial's
-            page.keyboard.press("Shift+Enter")
+            for _ in range(3):  # runs the explorer's cell, the dial's, the walk's
+                page.keyboard.press("Shift+Enter")
             image = cell.locator("img.widget-image").first
             expect(image).to_be_visible(timeout=CELL_S * 1000)
             page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
@@ -247,6 +257,24 @@ def test_explorer_and_training_dial_respond_in_jupyterlab(browser, tmp_path):
             ring_after = ring.screenshot()
             dial.locator(".jp-OutputArea-output").first.screenshot(
                 path=str(SCREENSHOTS / "jupyterlab-training-dial.png"))
+
+            # The interpolation: t from 0 to 1 with the keyboard; the generated image changes.
+            walk = page.locator(".jp-Notebook .jp-CodeCell").nth(2)
+            walk_image = walk.locator("img.widget-image").first
+            expect(walk_image).to_be_visible(timeout=CELL_S * 1000)
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=walk_image.element_handle())
+            expect(walk.locator(".jp-InputPrompt")).to_have_text("[3]:", timeout=CELL_S * 1000)
+            t_slider = walk.locator(".widget-slider").first
+            expect(t_slider.locator(".widget-readout")).to_have_text("0.00")
+            walk_before, walk_src = walk_image.screenshot(), walk_image.get_attribute("src")
+            t_slider.locator(".noUi-handle").first.focus()
+            page.keyboard.press("End")
+            expect(t_slider.locator(".widget-readout")).to_have_text("1.00")
+            page.wait_for_function("([img, old]) => img.src !== old && img.complete && img.naturalWidth > 0",
+                                   arg=[walk_image.element_handle(), walk_src])
+            walk_after = walk_image.screenshot()
+            walk.locator(".jp-OutputArea-output").first.screenshot(
+                path=str(SCREENSHOTS / "jupyterlab-interpolation.png"))
             page.screenshot(path=str(SCREENSHOTS / "jupyterlab.png"))
         except Exception as e:
             page.screenshot(path=str(SCREENSHOTS / "jupyterlab-failure.png"))
@@ -264,4 +292,6 @@ def test_explorer_and_training_dial_respond_in_jupyterlab(browser, tmp_path):
     assert changed > 0.25, f"only {changed:.1%} of the image's pixels changed when z1 moved to 3.0"
     drawn = (_difference(ring_before, ring_after) > 0.1).mean()  # orange samples on white
     assert drawn > 0.005, f"pressing train changed only {drawn:.2%} of the dial's picture"
+    walked = (_difference(walk_before, walk_after) > 0.02).mean()
+    assert walked > 0.25, f"only {walked:.1%} of the walk's image changed from t = 0 to t = 1"
     assert not events, events
