@@ -68,14 +68,11 @@ def gan_kwargs(variant: str) -> dict:
 
 
 def save_generator(gan, path: Path) -> None:
-    """The generator's weights as float16 arrays named ``generator/<i>``, the format of
-    ``gvutil.pretrained`` checkpoints."""
-    import numpy as np
+    """The generator's weights in the format of ``gvutil.pretrained`` checkpoints (float16 .npz)."""
+    from gvutil import pretrained
 
-    arrays = {f"generator/{i}": np.asarray(w, "float32").astype("float16")
-              for i, w in enumerate(gan.generator.get_weights())}
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    pretrained.save_weights(gan, ("generator",), path)
 
 
 def run_one(variant: str, seed: int, steps: int, batch_size: int, threads: int,

@@ -320,6 +320,7 @@ DIAL_LEARNING_RATES = (3e-4, 1e-3, 3e-3, 1e-2)
 DIAL_STEPS = (300, 600, 900, 1200, 1500, 1800)
 _DIAL_NAMES = {"g_steps": "generator steps per discriminator step", "lr": "learning rate",
                "steps": "training steps"}
+_DIAL_LABELS = {"g_steps": "G steps per D step", "lr": "learning rate", "steps": "training steps"}
 
 # Colours of ring_picture, by palette index: background, the ring, a missed mode (outline), a
 # covered mode (disk), generated samples.
@@ -356,6 +357,12 @@ def _pick(name: str, value, allowed: tuple):
                      f"{', '.join(_label(a) for a in allowed)}")
 
 
+def _check_train(train) -> None:
+    if not callable(train):
+        raise TypeError(f"train must be a function train(g_steps=, lr=, record_at=); "
+                        f"received {type(train).__name__}")
+
+
 def _snapshot(out, step: int) -> np.ndarray:
     """The samples at ``step`` from what a training function returned ({step: samples})."""
     if not hasattr(out, "keys"):
@@ -364,13 +371,9 @@ def _snapshot(out, step: int) -> np.ndarray:
     if step not in out:
         raise ValueError(f"the training function was asked for record_at containing {step} but "
                          f"returned samples at steps {sorted(out)}")
-    try:
-        from keras import ops
+    from keras import ops
 
-        samples = ops.convert_to_numpy(out[step])
-    except Exception:  # pragma: no cover - plain NumPy
-        samples = out[step]
-    samples = np.asarray(samples, dtype="float64")
+    samples = np.asarray(ops.convert_to_numpy(out[step]), dtype="float64")
     if samples.ndim != 2 or samples.shape[1] != 2:
         raise ValueError(f"the samples at step {step} must be 2-D points, shape (n, 2); "
                          f"received shape {samples.shape}")
@@ -446,9 +449,7 @@ class TrainingDial(_ipywidgets().HBox):
 
     def __init__(self, train, centres, std: float, *, g_steps=DIAL_G_STEPS, learning_rates=DIAL_LEARNING_RATES,
                  steps=DIAL_STEPS, start=(1, 3e-3, 600), size: int = 160, scale: int = 2):
-        if not callable(train):
-            raise TypeError(f"train must be a function train(g_steps=, lr=, record_at=); "
-                            f"received {type(train).__name__}")
+        _check_train(train)
         self.train = train
         self.centres = np.asarray(centres, dtype="float64")
         self.std, self.size, self.scale = float(std), int(size), int(scale)
@@ -467,9 +468,7 @@ class TrainingDial(_ipywidgets().HBox):
             return w.SelectionSlider(options=[(_label(v), v) for v in self.choices[name]], value=first[name],
                                      description=description, style=style, continuous_update=False)
 
-        self.g_steps = slider("g_steps", "G steps per D step")
-        self.lr = slider("lr", "learning rate")
-        self.steps = slider("steps", "training steps")
+        self.g_steps, self.lr, self.steps = (slider(name, _DIAL_LABELS[name]) for name in self.choices)
         self.button = w.Button(description="train", button_style="primary", icon="play",
                                tooltip="train a fresh GAN with these settings")
         self.result = w.HTML(value="Press <b>train</b>: a fresh GAN is trained with these settings.")
@@ -553,9 +552,7 @@ def training_grid(train, centres, std: float, g_steps=(1, 2, 5), learning_rates=
                   steps=DIAL_STEPS) -> TrainingGrid:
     """Train once for every ``(g_steps, lr)`` (one run per pair, its samples recorded at every one of
     ``steps``) with the ``train`` function of :class:`TrainingDial`; for :func:`training_dial_html`."""
-    if not callable(train):
-        raise TypeError(f"train must be a function train(g_steps=, lr=, record_at=); "
-                        f"received {type(train).__name__}")
+    _check_train(train)
     gs = _choices("g_steps", g_steps, integer=True)
     lrs = _choices("lr", learning_rates, integer=False)
     ss = _choices("steps", steps, integer=True)
@@ -641,8 +638,7 @@ def training_dial_html(grid: TrainingGrid, start=None, size: int = 160, scale: i
     spec = {"tile": int(size), "cols": cols, "labels": [[_label(v) for v in values] for _, values in axes],
             "results": results}
     uid = "gvx-" + hashlib.sha256(png + json.dumps(spec).encode()).hexdigest()[:12]
-    names = {"g_steps": "G steps per D step", "lr": "learning rate", "steps": "training steps"}
-    controls = "\n".join(_DIAL_CONTROL.format(name=names[name], last=len(values) - 1,
+    controls = "\n".join(_DIAL_CONTROL.format(name=_DIAL_LABELS[name], last=len(values) - 1,
                                               start=values.index(v), value=_label(v))
                          for (name, values), v in zip(axes, first))
     n = len(next(iter(grid.samples.values())))

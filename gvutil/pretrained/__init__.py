@@ -27,7 +27,8 @@ import numpy as np
 
 from gvutil.data import ChecksumError
 
-__all__ = ["DIR", "available", "record", "load", "machine", "exporting", "export", "CheckpointError"]
+__all__ = ["DIR", "available", "record", "load", "machine", "save_weights", "exporting", "export",
+           "CheckpointError"]
 
 DIR = Path(__file__).resolve().parent
 RECORD_JSON = DIR / "RECORD.json"
@@ -124,6 +125,14 @@ def machine() -> str:
     return text
 
 
+def save_weights(model, parts, path) -> None:
+    """The weights of ``model``'s sub-models ``parts`` (e.g. ``("generator",)``) rounded to float16,
+    as ``<part>/<i>`` arrays in a compressed ``.npz``: the file format :func:`load` reads."""
+    arrays = {f"{part}/{i}": np.asarray(w, "float32").astype("float16")
+              for part in parts for i, w in enumerate(getattr(model, part).get_weights())}
+    np.savez_compressed(path, **arrays)
+
+
 def exporting() -> bool:
     """True when ``GVUTIL_EXPORT=1`` asks the chapters to write their full-profile checkpoints."""
     return os.environ.get("GVUTIL_EXPORT", "").strip() == "1"
@@ -145,12 +154,8 @@ def export(model, name: str, builder: str, kwargs: dict, *, train_seconds: float
 
     if builder not in _BUILDERS:
         raise ValueError(f"builder must be one of {_BUILDERS}; received {builder!r}")
-    arrays = {}
-    for part in _PARTS[builder]:
-        for i, w in enumerate(getattr(model, part).weights):
-            arrays[f"{part}/{i}"] = np.asarray(w.numpy() if hasattr(w, "numpy") else w, "float32").astype("float16")
     path = DIR / f"{name}.weights.npz"
-    np.savez_compressed(path, **arrays)
+    save_weights(model, _PARTS[builder], path)
     records = _records()
     records[name] = {
         "builder": builder,
