@@ -101,7 +101,7 @@ def run_one(variant: str, seed: int, steps: int, batch_size: int, threads: int,
     history = gan.fit(data, epochs=epochs, verbose=0,
                       callbacks=[train.StopAfter(steps)])
     seconds = time.perf_counter() - start
-    samples = gan.generate(10_000, seed=10_000 + seed)
+    samples = gan.sample(10_000, seed=10_000 + seed)
     q = metrics.sample_quality(samples, x_test[5000:7000])
     last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
     extra = {}

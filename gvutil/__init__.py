@@ -49,9 +49,13 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
 
     Args:
         seed: the seed for every generator.
-        deterministic: on the TensorFlow backend, also call
-            ``tf.config.experimental.enable_op_determinism()`` so that reruns on a CPU
-            give bit-identical numbers. (JAX is deterministic on CPU by construction.)
+        deterministic: on the TensorFlow backend with a GPU, also call
+            ``tf.config.experimental.enable_op_determinism()`` (some GPU kernels, e.g.
+            atomics in reductions, otherwise vary from run to run). On a CPU it is not called:
+            TensorFlow's CPU kernels and XLA's CPU code give bit-identical reruns without it
+            (``tests/test_core.py`` checks a GAN trained twice with XLA), and Keras switches XLA
+            off while it is on, which would cost the MLP GANs a factor 1.27 (see
+            ``gvutil.config.compile_defaults``). JAX is deterministic on a CPU by construction.
     """
     import numpy as np
 
@@ -67,7 +71,8 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
         if deterministic:
             import tensorflow as tf
 
-            tf.config.experimental.enable_op_determinism()
+            if tf.config.list_physical_devices("GPU"):
+                tf.config.experimental.enable_op_determinism()
     else:
         # keras.utils.set_random_seed would import TensorFlow even on JAX; do what it does
         # for Keras by hand: record the seed and drop the global SeedGenerator, which is

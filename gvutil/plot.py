@@ -1,4 +1,4 @@
-"""Figures the chapters reuse: image grids and training curves.
+"""Figures the chapters reuse: image grids, training curves, and a callback that draws samples.
 
 Every function returns the Matplotlib figure and never calls ``plt.show()``, so a notebook
 cell shows it once (as its last expression) and tests can inspect it.
@@ -6,9 +6,12 @@ cell shows it once (as its last expression) and tests can inspect it.
 
 from __future__ import annotations
 
+import os
+
+import keras
 import numpy as np
 
-__all__ = ["image_grid", "loss_curves", "to_numpy_images"]
+__all__ = ["image_grid", "loss_curves", "to_numpy_images", "SampleGrid"]
 
 
 def to_numpy_images(images) -> np.ndarray:
@@ -81,3 +84,57 @@ def loss_curves(history, keys=None, title: str | None = None):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+# --------------------------------------------------------------------------- during training
+def _in_ipython():
+    try:
+        from IPython import get_ipython
+
+        return get_ipython() is not None
+    except ImportError:  # pragma: no cover
+        return False
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Every ``every`` epochs, draw ``n`` images with a fixed seed and store (and show) a grid.
+
+    The same seed every time means the same noise, so successive frames show the same
+    samples changing. Works with any model that has ``sample(n, seed)``: ``GAN`` and ``VAE``.
+    Attributes: ``frames`` (list of (epoch, images)), ``figures`` (list of figures).
+
+    Args:
+        every: epochs between grids (the last epoch is always drawn).
+        n, ncols, size: number of images, images per row, inches per image.
+        seed: noise seed.
+        show: display each grid when running in IPython/Jupyter.
+        directory: if given, also save ``epoch_XXX.png`` there.
+    """
+
+    def __init__(self, every=1, n=16, ncols=8, seed=0, size=0.6, show=True, directory=None):
+        super().__init__()
+        self.every, self.n, self.ncols, self.seed, self.size = every, n, ncols, seed, size
+        self.show, self.directory = show, directory
+        self.frames, self.figures = [], []
+
+    def draw(self):
+        """The current ``n`` images for the fixed seed (``model.sample(n, seed)``)."""
+        if not hasattr(self.model, "sample"):
+            raise TypeError("SampleGrid needs a model with sample(n, seed), e.g. a gvutil GAN or VAE")
+        return self.model.sample(self.n, seed=self.seed)
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = epoch + 1 == self.params.get("epochs")
+        if (epoch + 1) % self.every and not last:
+            return
+        images = self.draw()
+        fig = image_grid(images, ncols=self.ncols, size=self.size, title=f"epoch {epoch + 1}")
+        self.frames.append((epoch + 1, images))
+        self.figures.append(fig)
+        if self.directory:
+            os.makedirs(self.directory, exist_ok=True)
+            fig.savefig(os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png"), dpi=80)
+        if self.show and _in_ipython():
+            from IPython.display import display
+
+            display(fig)

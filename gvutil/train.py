@@ -1,4 +1,5 @@
-"""Training conveniences: run profiles, input pipelines, callbacks, speed switches, data parallelism.
+"""Training conveniences: input pipelines and callbacks (profiles, devices and data parallelism,
+from :mod:`gvutil.config`, are re-exported here).
 
 A chapter trains like this (stored outputs stay stable: one rounded line per epoch)::
 
@@ -12,135 +13,20 @@ A chapter trains like this (stored outputs stay stable: one rounded line per epo
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 
 import numpy as np
 import keras
 
 from gvutil import data
+from gvutil.config import (PROFILES, TINY_DIVISOR, accelerator, compile_defaults,  # noqa: F401
+                            data_parallel, pick, profile, set_precision, split_cpu)
 
 __all__ = [
     "PROFILES", "accelerator", "profile", "pick", "set_precision", "compile_defaults",
-    "dataset", "BinarizedImages", "resumable", "SampleGrid", "EpochLog", "StopOnNaN", "StopAfter", "ProgressBar",
-    "callbacks",
+    "dataset", "BinarizedImages", "resumable", "EpochLog", "StopOnNaN", "StopAfter", "callbacks",
     "data_parallel", "split_cpu",
 ]
-
-PROFILES = ("cpu", "full", "tiny")
-# The "tiny" profile runs the full profile's code (its branches, its settings) with every integer
-# that `pick` returns divided by this, so that a test on a CPU executes what a GPU user runs.
-TINY_DIVISOR = 100
-
-
-# --------------------------------------------------------------------------- devices, profiles
-def accelerator() -> str:
-    """"gpu", "tpu" or "cpu": the kind of device the current Keras backend computes on."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        platform = jax.default_backend()
-        return "gpu" if platform in ("gpu", "cuda", "rocm") else ("tpu" if platform == "tpu" else "cpu")
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        if tf.config.list_logical_devices("TPU"):
-            return "tpu"
-        return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
-    if backend == "torch":
-        import torch
-
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    return "cpu"
-
-
-def profile() -> str:
-    """The run profile: ``$GVUTIL_PROFILE`` if set, else "full" on a GPU/TPU and "cpu" elsewhere.
-
-    "cpu" is what CI and the website run (few epochs); "full" is the same code trained longer;
-    "tiny" is the full profile's code at sizes divided by ``TINY_DIVISOR`` (see :func:`pick`), for
-    tests that must execute, on a CPU, every line a GPU user runs.
-    """
-    value = os.environ.get("GVUTIL_PROFILE", "").strip().lower()
-    if value:
-        if value not in PROFILES:
-            raise ValueError(f"GVUTIL_PROFILE must be one of {PROFILES}; received {value!r}")
-        return value
-    return "cpu" if accelerator() == "cpu" else "full"
-
-
-def _shrink(value):
-    if isinstance(value, tuple):
-        return tuple(_shrink(v) for v in value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return max(1, value // TINY_DIVISOR)
-    return value
-
-
-def pick(cpu, full):
-    """``cpu`` under the "cpu" profile, ``full`` under "full" (e.g. ``epochs=pick(cpu=2, full=50)``).
-
-    Under "tiny" it is ``full`` with each integer (also inside a tuple) divided by
-    ``TINY_DIVISOR``, at least 1; other values (learning rates, strings) are ``full`` unchanged.
-    """
-    mode = profile()
-    if mode == "cpu":
-        return cpu
-    return _shrink(full) if mode == "tiny" else full
-
-
-def _gpu_compute_capability():
-    """(major, minor) of the first GPU, or None when unknown."""
-    try:
-        if keras.backend.backend() == "jax":
-            import jax
-
-            cc = getattr(jax.devices()[0], "compute_capability", None)
-            return tuple(int(p) for p in str(cc).split(".")[:2]) if cc else None
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            gpu = tf.config.list_physical_devices("GPU")[0]
-            return tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability"))
-    except Exception:  # pragma: no cover - best effort on unusual devices
-        return None
-    return None
-
-
-def set_precision(precision: str = "auto") -> str:
-    """Set Keras' global dtype policy before building models; returns the policy name.
-
-    "auto": ``mixed_bfloat16`` on a TPU or a GPU with bfloat16 tensor cores (compute
-    capability >= 8, e.g. A100/H100/L4), ``mixed_float16`` on older GPUs (e.g. Colab's T4;
-    the models then scale their losses), ``float32`` on a CPU (exact and deterministic).
-    Any Keras policy name is accepted as is.
-    """
-    if precision == "auto":
-        device = accelerator()
-        if device == "tpu":
-            precision = "mixed_bfloat16"
-        elif device == "gpu":
-            cc = _gpu_compute_capability()
-            precision = "mixed_float16" if cc is not None and cc < (8, 0) else "mixed_bfloat16"
-        else:
-            precision = "float32"
-    keras.config.set_dtype_policy(precision)
-    return keras.config.dtype_policy().name
-
-
-def compile_defaults() -> dict:
-    """Compile settings the builders use.
-
-    XLA where Keras enables it (``jit_compile="auto"``: on for JAX, and for TensorFlow on a
-    GPU); 8 steps per ``fit`` dispatch on a JAX accelerator (fewer Python callbacks between
-    jitted steps). Measured on this project's CPU, TensorFlow ran slower with
-    ``steps_per_execution=8`` (15k vs 25k images/s, MLP VAE), so it stays 1 there and on CPUs.
-    """
-    many = keras.backend.backend() == "jax" and accelerator() != "cpu"
-    return {"jit_compile": "auto", "steps_per_execution": 8 if many else 1}
-
 
 # --------------------------------------------------------------------------- input pipeline
 class _ArrayBatches(keras.utils.PyDataset):
@@ -317,64 +203,6 @@ def resumable(directory, save_freq="epoch"):
     return keras.callbacks.BackupAndRestore(str(directory), save_freq=save_freq)
 
 
-def _in_ipython():
-    try:
-        from IPython import get_ipython
-
-        return get_ipython() is not None
-    except ImportError:  # pragma: no cover
-        return False
-
-
-class SampleGrid(keras.callbacks.Callback):
-    """Every ``every`` epochs, draw ``n`` images with a fixed seed and store (and show) a grid.
-
-    The same seed every time means the same noise, so successive frames show the same
-    samples changing. Works with ``GAN`` (``generate``) and ``VAE`` (``sample``).
-    Attributes: ``frames`` (list of (epoch, images)), ``figures`` (list of figures).
-
-    Args:
-        every: epochs between grids (the last epoch is always drawn).
-        n, ncols, size: number of images, images per row, inches per image.
-        seed: noise seed.
-        show: display each grid when running in IPython/Jupyter.
-        directory: if given, also save ``epoch_XXX.png`` there.
-    """
-
-    def __init__(self, every=1, n=16, ncols=8, seed=0, size=0.6, show=True, directory=None):
-        super().__init__()
-        self.every, self.n, self.ncols, self.seed, self.size = every, n, ncols, seed, size
-        self.show, self.directory = show, directory
-        self.frames, self.figures = [], []
-
-    def draw(self):
-        """The current ``n`` images for the fixed seed."""
-        model = self.model
-        if hasattr(model, "generate"):
-            return model.generate(self.n, seed=self.seed)
-        if hasattr(model, "sample"):
-            return model.sample(self.n, seed=self.seed)
-        raise TypeError("SampleGrid needs a model with generate(n, seed) or sample(n, seed)")
-
-    def on_epoch_end(self, epoch, logs=None):
-        last = epoch + 1 == self.params.get("epochs")
-        if (epoch + 1) % self.every and not last:
-            return
-        from gvutil.plot import image_grid
-
-        images = self.draw()
-        fig = image_grid(images, ncols=self.ncols, size=self.size, title=f"epoch {epoch + 1}")
-        self.frames.append((epoch + 1, images))
-        self.figures.append(fig)
-        if self.directory:
-            os.makedirs(self.directory, exist_ok=True)
-            fig.savefig(os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png"), dpi=80)
-        if self.show and _in_ipython():
-            from IPython.display import display
-
-            display(fig)
-
-
 class EpochLog(keras.callbacks.Callback):
     """Print one line per epoch of rounded metrics, e.g. ``epoch 3/10  d_loss 0.612  g_loss 1.234``.
 
@@ -492,39 +320,12 @@ class StopAfter(keras.callbacks.Callback):
         return steps if steps else self.steps_done - self._before_epoch
 
 
-class ProgressBar(keras.callbacks.Callback):
-    """A live progress bar (``tqdm.auto``: a widget in Jupyter, text elsewhere), removed at the end.
-
-    Its text includes timings, so keep it out of notebooks whose outputs are committed
-    (``callbacks(progress=False)``, the default); use it interactively.
-    """
-
-    def __init__(self, leave=False):
-        super().__init__()
-        self.leave = leave
-        self._bar = None
-
-    def on_train_begin(self, logs=None):
-        from tqdm.auto import tqdm
-
-        steps = self.params.get("steps") or 0
-        self._bar = tqdm(total=steps * self.params.get("epochs", 1), leave=self.leave, unit="step")
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._bar.update(1)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._bar.set_description(f"epoch {epoch + 1}/{self.params.get('epochs')}")
-        self._bar.set_postfix({k: f"{float(v):.3f}" for k, v in (logs or {}).items()}, refresh=True)
-
-    def on_train_end(self, logs=None):
-        if self._bar is not None:
-            self._bar.close()
-
-
 def callbacks(log=True, nan=True, samples=False, checkpoint=None, progress=False, every=1):
-    """The usual list: ``EpochLog``, ``StopOnNaN``, optionally ``SampleGrid`` (``samples=True``
-    or a SampleGrid), ``resumable(checkpoint)`` and ``ProgressBar``."""
+    """The usual list: ``EpochLog``, ``StopOnNaN``, optionally a ``gvutil.plot.SampleGrid``
+    (``samples=True`` or a SampleGrid), ``resumable(checkpoint)`` and a progress bar
+    (``progress=True``: ``tqdm.keras.TqdmCallback``, one bar over the epochs with the logged
+    metrics; a widget in Jupyter). The bar shows timings: leave it out of notebooks whose
+    outputs are committed."""
     out = []
     if checkpoint is not None:
         out.append(resumable(checkpoint))
@@ -533,73 +334,13 @@ def callbacks(log=True, nan=True, samples=False, checkpoint=None, progress=False
     if log:
         out.append(EpochLog(every=every))
     if samples:
-        out.append(samples if isinstance(samples, keras.callbacks.Callback) else SampleGrid(every=every))
+        if not isinstance(samples, keras.callbacks.Callback):
+            from gvutil.plot import SampleGrid  # a view: train never imports plotting otherwise
+
+            samples = SampleGrid(every=every)
+        out.append(samples)
     if progress:
-        out.append(ProgressBar())
+        from tqdm.keras import TqdmCallback
+
+        out.append(TqdmCallback(verbose=0, leave=False))
     return out
-
-
-# --------------------------------------------------------------------------- data parallelism
-def split_cpu(n: int = 2) -> int:
-    """Expose the host CPU as ``n`` devices, to try data parallelism without GPUs.
-
-    Must run before the backend starts computing (in a fresh process, before any model
-    is built). Returns the number of CPU devices now visible.
-    """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        flag = f"--xla_force_host_platform_device_count={n}"
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
-        try:
-            jax.config.update("jax_num_cpu_devices", n)
-        except Exception:  # older JAX reads XLA_FLAGS only; newer one refuses after start-up
-            pass
-        count = len(jax.devices("cpu"))
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        cpus = tf.config.list_physical_devices("CPU")
-        try:
-            tf.config.set_logical_device_configuration(
-                cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
-        except RuntimeError as e:
-            raise RuntimeError("split_cpu() must run before TensorFlow starts computing "
-                               "(call it first thing in a fresh process)") from e
-        count = len(tf.config.list_logical_devices("CPU"))
-    else:
-        raise NotImplementedError("split_cpu supports the jax and tensorflow backends")
-    if count != n:
-        raise RuntimeError(f"asked for {n} CPU devices but {count} are visible; call split_cpu() "
-                           "before the backend starts (fresh process, before building models)")
-    return count
-
-
-@contextlib.contextmanager
-def data_parallel(devices=None):
-    """Context for data-parallel training: build, compile and ``fit`` inside it.
-
-    The model is replicated on every device and each batch is split between them
-    (``keras.distribution.DataParallel`` on JAX, ``tf.distribute.MirroredStrategy`` on
-    TensorFlow). ``devices`` defaults to all GPUs (or all CPU devices if there is no GPU).
-    The batch size must be a multiple of the number of devices. Yields the
-    distribution/strategy object.
-    """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        devices = devices or keras.distribution.list_devices()
-        distribution = keras.distribution.DataParallel(devices=devices)
-        with distribution.scope():
-            yield distribution
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        if devices is None:
-            devices = [d.name for d in tf.config.list_logical_devices("GPU")]
-            devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
-        strategy = tf.distribute.MirroredStrategy(devices=devices)
-        with strategy.scope():
-            yield strategy
-    else:
-        raise NotImplementedError("data_parallel supports the jax and tensorflow backends")

@@ -51,3 +51,37 @@ def test_in_colab_reads_colabs_module_or_its_variable(monkeypatch):
     monkeypatch.delenv("COLAB_RELEASE_TAG")
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     assert gvutil.in_colab() is True
+
+
+def _train_mlp_gan_twice():
+    import keras
+
+    from gvutil.models import make_gan
+
+    x = np.random.default_rng(0).random((64, 28, 28, 1)).astype("float32")
+    out = []
+    for _ in range(2):
+        gvutil.seed_everything(3)
+        gan = make_gan("mlp", hidden=(16, 32), batchnorm=True, seed=3)
+        gan.fit(x, epochs=2, batch_size=16, verbose=0)
+        out.append((gan, [keras.ops.convert_to_numpy(w) for w in gan.weights]))
+    return out
+
+
+def test_mlp_gan_reruns_bit_identical_with_xla_on_a_cpu():
+    """What the stored outputs of chapter 4 rely on: seed_everything + the MLP GAN's compile
+    settings (XLA, also on a TensorFlow CPU) give bit-identical weights when run again."""
+    import keras
+
+    from gvutil import config
+
+    (gan_a, a), (_, b) = _train_mlp_gan_twice()
+    if keras.backend.backend() == "tensorflow" and config.accelerator() == "cpu":
+        import tensorflow as tf
+        from tensorflow.python.framework.config import is_op_determinism_enabled
+
+        assert gan_a.jit_compile is True  # op determinism would have switched XLA off
+        assert not is_op_determinism_enabled() and not tf.config.list_physical_devices("GPU")
+    assert len(a) == len(b) > 0
+    for wa, wb in zip(a, b):
+        np.testing.assert_array_equal(wa, wb)

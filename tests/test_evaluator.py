@@ -19,6 +19,7 @@ gvutil.quiet_tensorflow()
 import keras  # noqa: E402
 
 from gvutil import evaluator  # noqa: E402
+from gvutil.evaluator import training  # noqa: E402
 from gvutil.data import ChecksumError  # noqa: E402
 
 
@@ -91,7 +92,7 @@ def test_outputs_match_the_recorded_reference_on_this_backend(mnist, record):
 
 
 def test_verify_recomputes_test_accuracy(mnist, record, capsys):
-    assert evaluator.main(["verify"]) == 0  # the CLI path of `python -m gvutil.evaluator verify`
+    assert training.main(["verify"]) == 0  # the CLI path of `python -m gvutil.evaluator verify`
     out = evaluator.verify(verbose=False)
     assert out["test_accuracy"] >= 0.99
     assert out["test_accuracy"] == pytest.approx(record["test_accuracy"], abs=2e-4)
@@ -116,10 +117,10 @@ def test_verify_raises_when_the_record_is_not_reproduced(mnist, record, monkeypa
 
 def test_train_smoke_is_deterministic_and_loadable(mnist, tmp_path):
     """A tiny run of the training command's code path: files, checksum, record, determinism."""
-    a = evaluator.train(out_dir=tmp_path / "a", epochs=1, n_train=600, verbose=0)
+    a = training.train(out_dir=tmp_path / "a", epochs=1, n_train=600, verbose=0)
     runs = [(a, tmp_path / "a")]
     if keras.backend.backend() == "tensorflow":  # the determinism the committed weights rely on
-        b = evaluator.train(out_dir=tmp_path / "b", epochs=1, n_train=600, verbose=0)
+        b = training.train(out_dir=tmp_path / "b", epochs=1, n_train=600, verbose=0)
         runs.append((b, tmp_path / "b"))
         assert a["weights_sha256"] == b["weights_sha256"], "same seed, different weights"
     for rec, d in runs:

@@ -11,29 +11,9 @@ import pytest
 
 import gvutil
 from gvutil import models, train
+from helpers import patterns, tiny_gan, tiny_vae
 
 BACKEND = keras.backend.backend()
-
-
-def patterns(n=64, seed=0):
-    """n float images in [0, 1]: four fixed binary patterns plus a little noise."""
-    rng = np.random.default_rng(seed)
-    protos = (rng.random((4, 28, 28, 1)) > 0.7).astype("float32")
-    x = protos[rng.integers(0, 4, n)] * 0.9 + 0.1 * rng.random((n, 28, 28, 1))
-    return x.astype("float32")
-
-
-def tiny_gan(seed=0, **kwargs):
-    """The MLP GAN, shrunk (tanh output by default); with dropout in D (whose RNG state must be
-    handled too)."""
-    kwargs.setdefault("dropout", 0.25)
-    return models.make_gan("mlp", latent_dim=8, hidden=16, seed=seed, **kwargs)
-
-
-def tiny_vae(seed=0, **kwargs):
-    kwargs.setdefault("latent_dim", 2)
-    kwargs.setdefault("hidden", 16)
-    return models.make_vae("mlp", seed=seed, **kwargs)
 
 
 def numpy(x):
@@ -109,11 +89,11 @@ def test_tanh_generators_work_in_signed_range_but_hand_out_unit_range_images():
 @pytest.mark.parametrize("kind", ["mlp", "dcgan"])
 def test_gan_shapes_and_pixel_range(kind):
     gan = models.make_gan(kind, latent_dim=8, hidden=16, filters=4, seed=0)
-    images = gan.generate(5, seed=1)
+    images = gan.sample(5, seed=1)
     assert images.shape == (5, 28, 28, 1) and images.dtype == np.float32
     assert images.min() >= 0.0 and images.max() <= 1.0
-    np.testing.assert_array_equal(images, gan.generate(5, seed=1))  # same seed, same images
-    assert not np.array_equal(gan.generate(5), gan.generate(5))  # the model's own generator moves on
+    np.testing.assert_array_equal(images, gan.sample(5, seed=1))  # same seed, same images
+    assert not np.array_equal(gan.sample(5), gan.sample(5))  # the model's own generator moves on
     logits = numpy(gan.discriminator(images))
     assert logits.shape == (5, 1)
 
@@ -344,7 +324,7 @@ def test_mixed_float16_scales_both_gan_losses():
     assert gan.generator.layers[1].compute_dtype == "float16"
     h = gan.fit(train.dataset(patterns(32), 16), epochs=1, verbose=0).history
     assert all(math.isfinite(v[-1]) for v in h.values())
-    assert gan.generate(2, seed=0).dtype == np.float32
+    assert gan.sample(2, seed=0).dtype == np.float32
 
 
 # --------------------------------------------------------------------------- saving
@@ -354,7 +334,7 @@ def test_dcgan_parts_keras_round_trip(tmp_path):
     gan.generator.save(tmp_path / "g.keras")
     loaded = keras.saving.load_model(tmp_path / "dcgan.keras")
     g = keras.saving.load_model(tmp_path / "g.keras")
-    np.testing.assert_array_equal(loaded.generate(3, seed=0), gan.generate(3, seed=0))
+    np.testing.assert_array_equal(loaded.sample(3, seed=0), gan.sample(3, seed=0))
     np.testing.assert_array_equal(g.predict_on_batch(np.ones((2, 8), "float32")),
                                   gan.generator.predict_on_batch(np.ones((2, 8), "float32")))
     x = patterns(4)
@@ -378,7 +358,7 @@ def test_gan_keras_round_trip(tmp_path):
         np.testing.assert_array_equal(numpy(gen(z)), numpy(gan.generator(z)))
     for disc in (loaded.discriminator, d):
         np.testing.assert_array_equal(numpy(disc(x[:4])), numpy(gan.discriminator(x[:4])))
-    np.testing.assert_array_equal(loaded.generate(3, seed=5), gan.generate(3, seed=5))
+    np.testing.assert_array_equal(loaded.sample(3, seed=5), gan.sample(3, seed=5))
     assert int(loaded.d_optimizer.iterations) == int(gan.d_optimizer.iterations) == 2
     assert max_diff(loaded.optimizer.variables, gan.optimizer.variables) == 0.0
     # Optimizer moments and noise state came back too: training continues identically.

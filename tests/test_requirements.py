@@ -13,7 +13,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
 from packaging.requirements import Requirement
 
 from conftest import missing

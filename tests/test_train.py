@@ -14,24 +14,11 @@ import numpy as np
 import pytest
 
 import gvutil
-from gvutil import models, train
+from gvutil import models, plot, train
+from helpers import patterns, tiny_gan, tiny_vae
 
 BACKEND = keras.backend.backend()
 REPO = Path(__file__).resolve().parents[1]
-
-
-def patterns(n=64, seed=0):
-    rng = np.random.default_rng(seed)
-    protos = (rng.random((4, 28, 28, 1)) > 0.7).astype("float32")
-    return (protos[rng.integers(0, 4, n)] * 0.9 + 0.1 * rng.random((n, 28, 28, 1))).astype("float32")
-
-
-def tiny_gan(seed=0, **kwargs):
-    return models.make_gan("mlp", latent_dim=8, hidden=16, dropout=0.25, seed=seed, **kwargs)
-
-
-def tiny_vae(seed=0, **kwargs):
-    return models.make_vae("mlp", latent_dim=2, hidden=16, seed=seed, **kwargs)
 
 
 def epoch_batches(ds):
@@ -202,17 +189,17 @@ def test_epoch_log_prints_one_rounded_line_per_epoch(capsys):
 def test_sample_grid_uses_fixed_noise_and_keeps_small_figures(tmp_path):
     gvutil.seed_everything(0)
     gan = tiny_gan()
-    grid = train.SampleGrid(every=2, n=6, ncols=3, seed=7, show=False, directory=tmp_path)
+    grid = plot.SampleGrid(every=2, n=6, ncols=3, seed=7, show=False, directory=tmp_path)
     gan.fit(train.dataset(patterns(32), 16), epochs=3, verbose=0, callbacks=[grid])
     assert [epoch for epoch, _ in grid.frames] == [2, 3]  # every 2 epochs, and the last one
     images = grid.frames[-1][1]
     assert images.shape == (6, 28, 28, 1)
-    np.testing.assert_array_equal(images, gan.generate(6, seed=7))  # the fixed noise
+    np.testing.assert_array_equal(images, gan.sample(6, seed=7))  # the fixed noise
     assert not np.array_equal(grid.frames[0][1], grid.frames[1][1])  # training moved on
     w, h = grid.figures[0].get_size_inches()
     assert w <= 3 and h <= 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_002.png", "epoch_003.png"]
-    vae_grid = train.SampleGrid(n=4, show=False)
+    vae_grid = plot.SampleGrid(n=4, show=False)
     tiny_vae().fit(patterns(16), batch_size=16, epochs=1, verbose=0, callbacks=[vae_grid])
     assert vae_grid.frames[0][1].shape == (4, 28, 28, 1)
 
@@ -220,12 +207,12 @@ def test_sample_grid_uses_fixed_noise_and_keeps_small_figures(tmp_path):
 def test_callbacks_helper_and_progress_bar(tmp_path, capsys):
     cbs = train.callbacks(samples=True, checkpoint=tmp_path / "ck", progress=True)
     kinds = [type(c).__name__ for c in cbs]
-    assert kinds == ["BackupAndRestore", "StopOnNaN", "EpochLog", "SampleGrid", "ProgressBar"]
+    assert kinds == ["BackupAndRestore", "StopOnNaN", "EpochLog", "SampleGrid", "TqdmCallback"]
     assert [type(c).__name__ for c in train.callbacks()] == ["StopOnNaN", "EpochLog"]
-    bar = train.ProgressBar()
+    bar = train.callbacks(log=False, nan=False, progress=True)[0]
     tiny_vae().fit(patterns(32), batch_size=16, epochs=2, verbose=0, callbacks=[bar])
-    assert bar._bar.n == 4 and bar._bar.total == 4  # 2 epochs x 2 steps
-    assert "epoch" not in capsys.readouterr().out  # a bar, not printed lines
+    assert bar.epoch_bar.n == 2 and bar.epoch_bar.total == 2  # one tick per epoch
+    assert "epoch" not in capsys.readouterr().out  # a bar (on stderr or a widget), not printed lines
 
 
 # --------------------------------------------------------------------------- profiles and speed switches
@@ -256,8 +243,13 @@ def test_speed_defaults_keep_a_cpu_exact():
     finally:
         keras.config.set_dtype_policy("float32")
     assert train.compile_defaults() == {"jit_compile": "auto", "steps_per_execution": 1}
-    gan = tiny_gan()
-    assert gan.jit_compile == (BACKEND == "jax")  # XLA on JAX; TensorFlow's CPU path stays eager-graph
+    on_tf = BACKEND == "tensorflow"
+    assert train.compile_defaults(xla_on_cpu=True) == {"jit_compile": True if on_tf else "auto",
+                                                       "steps_per_execution": 1}
+    # XLA on JAX always; on a TensorFlow CPU only for the MLP GANs (faster there, slower for the rest)
+    assert tiny_gan().jit_compile is True
+    assert models.make_gan("dcgan", filters=4).jit_compile == (BACKEND == "jax")
+    assert tiny_vae().jit_compile == (BACKEND == "jax")
 
 
 # --------------------------------------------------------------------------- data parallelism

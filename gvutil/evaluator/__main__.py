@@ -2,6 +2,6 @@
 
 import sys
 
-from gvutil.evaluator import main
+from gvutil.evaluator.training import main
 
 sys.exit(main())

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -117,17 +119,87 @@ def fit_args(x, callbacks, kwargs):
     return callbacks, kwargs
 
 
+def replicas() -> int:
+    """How many replicas a ``tf.distribute`` strategy runs the step on (1 without one, and on JAX).
+
+    Under ``tf.distribute`` the gradients of the replicas are *summed*, so each replica divides its
+    mean loss by this; JAX's data parallelism computes one global mean and needs no scaling.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.get_strategy().num_replicas_in_sync
+    return 1
+
+
+def stateful_step(step):
+    """Run a ``train_step``/``test_step`` written as plain stateful Keras code on JAX as well.
+
+    On TensorFlow, Keras calls ``step(data)`` inside a ``tf.function``: the step reads variables,
+    takes gradients and lets the optimizers assign new values. Keras' JAX trainer compiles a *pure*
+    function instead: it calls ``step(state, data)`` with the values of every variable and wants
+    ``(logs, new_state)`` back. Following keras-team/keras#18881 ("open a StatelessScope and pretend
+    everything is stateful"), this decorator maps every variable to its value in ``state`` with a
+    ``keras.StatelessScope``, runs the very same step inside it (assignments are recorded by the
+    scope; gradients come from :func:`gvutil.autodiff.value_and_grad`), and reads the new state
+    out. It is the only place where the models' training branches on the backend.
+    """
+
+    @functools.wraps(step)
+    def wrapper(self, *args):
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            return step(self, *args)
+        if backend != "jax":
+            raise NotImplementedError(
+                f"gvutil.models.{type(self).__name__} trains on the jax and tensorflow backends")
+        state, data = args
+        groups = [self.trainable_variables, self.non_trainable_variables]
+        if len(state) == 4:  # train_step: (trainable, non-trainable, optimizer, metrics variables)
+            groups.append(self.optimizer.variables)
+        groups.append(self.metrics_variables)  # test_step: (trainable, non-trainable, metrics)
+        mapping = [(v, value) for group, values in zip(groups, state) for v, value in zip(group, values)]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = step(self, data)
+        return logs, tuple([scope.get_current_value(v) for v in group] for group in groups)
+
+    return wrapper
+
+
+def apply_gradients(optimizer, grads, variables) -> None:
+    """``optimizer.apply(grads, variables)``, also inside :func:`stateful_step` on JAX.
+
+    There it goes through ``optimizer.stateless_apply`` (what Keras' own JAX trainer calls): a
+    ``LossScaleOptimizer`` (mixed_float16) decides with ``ops.cond`` whether the gradients are
+    finite, and its stateful ``apply`` leaks tracers out of that branch under ``jax.jit``.
+    """
+    variables = list(variables)
+    if keras.backend.backend() != "jax":
+        optimizer.apply(grads, variables)
+        return
+    new_values, new_optimizer_values = optimizer.stateless_apply(
+        [v.value for v in optimizer.variables], grads, [v.value for v in variables])
+    for v, value in zip(variables + list(optimizer.variables), list(new_values) + list(new_optimizer_values)):
+        v.assign(value)  # recorded by the enclosing StatelessScope
+
+
 class ImageModel(keras.Model):
     """Base of :class:`~gvutil.models.GAN` and :class:`~gvutil.models.VAE`.
 
     Subclasses set ``_parts`` (names of their sub-model attributes, serialised in
-    ``get_config``) and ``self.image_shape``.
+    ``get_config``), ``_config_fields`` (their other constructor arguments) and
+    ``self.image_shape``.
     """
 
     _parts: tuple[str, ...] = ()
+    #: the constructor's other arguments: config key -> attribute holding its value
+    _config_fields: dict[str, str] = {}
 
-    def _parts_config(self) -> dict:
-        return {name: keras.saving.serialize_keras_object(getattr(self, name)) for name in self._parts}
+    def get_config(self):
+        config = super().get_config()
+        config.update({name: keras.saving.serialize_keras_object(getattr(self, name)) for name in self._parts})
+        config.update({key: getattr(self, attr) for key, attr in self._config_fields.items()})
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -148,36 +220,19 @@ class ImageModel(keras.Model):
         check_images(x, self.image_shape, type(self).__name__)
         return x
 
-    # Training branches on the backend only where gradients are taken: subclasses define
-    # _tf_train_step/_tf_test_step (GradientTape) and _jax_train_step/_jax_test_step (stateless).
-    def train_step(self, *args):
-        backend = keras.backend.backend()
-        if backend == "jax":
-            return self._jax_train_step(*args)
-        if backend == "tensorflow":
-            return self._tf_train_step(*args)
-        raise NotImplementedError(
-            f"gvutil.models.{type(self).__name__} trains on the jax and tensorflow backends")
+    def sample(self, n, seed=None, batch_size=1000):
+        """``n`` images for ``z ~ N(0, I)``, a NumPy float32 array in [0, 1].
 
-    def test_step(self, *args):
-        if keras.backend.backend() == "jax":
-            return self._jax_test_step(*args)
-        return self._tf_test_step(*args)
-
-    def _stateless(self, fn, trainable, non_trainable):
-        """Run ``fn()`` with the model's variables bound to values; return (out, new non-trainables)."""
-        mapping = list(zip(self.trainable_variables, trainable))
-        mapping += list(zip(self.non_trainable_variables, non_trainable))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            out = fn()
-        return out, [scope.get_current_value(v) for v in self.non_trainable_variables]
-
-    def _stateless_metrics(self, metrics_values, *values):
-        """``self._track(*values)`` against metric-variable values; return (logs, new values)."""
-        mapping = list(zip(self.metrics_variables, metrics_values))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            logs = self._track(*values)
-        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
+        A GAN's generator output; a VAE's mean of p(x|z). With an integer ``seed`` the same noise
+        (hence, for fixed weights, the same images) comes back every call; with ``seed=None`` the
+        model's own sampling generator is used (it never touches the training noise). Runs
+        compiled (``predict_on_batch``), ``batch_size`` latents at a time.
+        """
+        z = keras.random.normal((n, self.latent_dim),
+                                seed=self.sample_seed_generator if seed is None else seed)
+        z = ops.convert_to_numpy(z)
+        out = [self._images_from_latents(z[i:i + batch_size]) for i in range(0, n, batch_size)]
+        return np.concatenate(out).astype("float32")
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
         """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its seeded order."""

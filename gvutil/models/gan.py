@@ -13,8 +13,9 @@ Each batch does two updates, as in Goodfellow et al. (2014), Algorithm 1 with k 
    ``-log D(G(z))`` ("non_saturating", the default) or ``log(1 - D(G(z)))`` ("minimax", the
    original saturating objective whose gradient vanishes when D rejects the fakes).
 
-The train step branches on the backend only where gradients are taken (``tf.GradientTape``
-on TensorFlow, ``jax.value_and_grad`` on JAX); the losses are backend-neutral ``keras.ops``.
+``GAN.train_step`` is one method, the same on TensorFlow and JAX: gradients come from
+:func:`gvutil.autodiff.value_and_grad` (``tf.GradientTape`` or ``jax.value_and_grad``), the losses
+are backend-neutral ``keras.ops``, and ``@stateful_step`` adapts it to Keras' JAX trainer.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from ._base import ImageModel, normal
+from gvutil.autodiff import value_and_grad
+
+from ._base import ImageModel, apply_gradients, normal, replicas, stateful_step
 
 __all__ = ["GAN"]
 
@@ -81,18 +84,6 @@ def _needs_loss_scaling(*layers) -> bool:
     return "mixed_float16" in policies
 
 
-def _replace(values, positions, new_values):
-    values = list(values)
-    for i, v in zip(positions, new_values):
-        values[i] = v
-    return values
-
-
-def _positions(all_variables, some_variables):
-    index = {id(v): i for i, v in enumerate(all_variables)}
-    return [index[id(v)] for v in some_variables]
-
-
 @keras.saving.register_keras_serializable(package="gvutil")
 class GAN(ImageModel):
     """A GAN trained with ``fit(x)`` on images in [0, 1].
@@ -105,7 +96,7 @@ class GAN(ImageModel):
             (log(1 - D(G(z)))).
         label_smoothing: one-sided label smoothing; the discriminator's target for real
             images is ``1 - label_smoothing`` (fakes keep target 0).
-        seed: seed of the model's own noise (training noise and ``generate()``).
+        seed: seed of the model's own noise (training noise and ``sample()``).
 
     Metrics (epoch means): ``d_loss`` (real + fake cross-entropy, 2 log 2 ≈ 1.386 when D
     outputs 1/2 everywhere), ``g_loss``, ``d_real`` (mean D(x)), ``d_fake`` (mean D(G(z))),
@@ -113,6 +104,8 @@ class GAN(ImageModel):
     """
 
     _parts = ("generator", "discriminator")
+    _config_fields = {"latent_dim": "latent_dim", "loss": "gan_loss", "label_smoothing": "label_smoothing",
+                      "seed": "seed"}
 
     def __init__(self, generator, discriminator, latent_dim, loss="non_saturating",
                  label_smoothing=0.0, seed=None, **kwargs):
@@ -198,17 +191,6 @@ class GAN(ImageModel):
         g = keras.saving.deserialize_keras_object(config.pop("g_optimizer"))
         self.compile(d_optimizer=d, g_optimizer=g, **config)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(self._parts_config())
-        config.update({
-            "latent_dim": self.latent_dim,
-            "loss": self.gan_loss,
-            "label_smoothing": self.label_smoothing,
-            "seed": self.seed,
-        })
-        return config
-
     def call(self, z, training=False):
         """Generate images from latent vectors ``z`` of shape ``(n, latent_dim)``."""
         return self.generator(z, training=training)
@@ -252,89 +234,40 @@ class GAN(ImageModel):
         return {m.name: m.result() for m in self.metrics}
 
     # ----------------------------------------------------------------- train / test steps
-    def _tf_train_step(self, data):
-        import tensorflow as tf
-
+    @stateful_step  # the same code on TensorFlow and JAX (see gvutil.models._base.stateful_step)
+    def train_step(self, data):
+        """One batch: a discriminator update, then a generator update against the new discriminator."""
         x = self._images(data)
-        # Gradients are summed over replicas under tf.distribute: scale the mean losses.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        d_vars = self.discriminator.trainable_variables
-        with tf.GradientTape() as tape:
+        n = ops.shape(x)[0]
+
+        # 1. Discriminator: real images towards "real", the generator's fakes towards "fake".
+        def d_objective():
             d_loss, (d_real, d_fake) = self._d_step_loss(x)
-            scaled = self.d_optimizer.scale_loss(d_loss / replicas)
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+            return self.d_optimizer.scale_loss(d_loss / replicas()), (d_loss, d_real, d_fake)
+
+        d_vars = self.discriminator.trainable_variables
+        (_, (d_loss, d_real, d_fake)), grads = value_and_grad(d_objective, d_vars, has_aux=True)
+        apply_gradients(self.d_optimizer, grads, d_vars)
+
+        # 2. Generator: fresh noise, judged by the discriminator just updated.
+        def g_objective():
+            g_loss = self._g_step_loss(n)
+            return self.g_optimizer.scale_loss(g_loss / replicas()), g_loss
+
         g_vars = self.generator.trainable_variables
-        with tf.GradientTape() as tape:
-            g_loss = self._g_step_loss(ops.shape(x)[0])
-            scaled = self.g_optimizer.scale_loss(g_loss / replicas)
-        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
+        (_, g_loss), grads = value_and_grad(g_objective, g_vars, has_aux=True)
+        apply_gradients(self.g_optimizer, grads, g_vars)
+
         return self._track(d_loss, g_loss, d_real, d_fake)
 
-    def _tf_test_step(self, data):
+    @stateful_step
+    def test_step(self, data):
+        """Both losses on a batch, without updates, with noise from the evaluation generator."""
         x = self._images(data)
         d_loss, (d_real, d_fake) = self._d_step_loss(x, training=False)
         g_loss = self._g_step_loss(ops.shape(x)[0], training=False)
         return self._track(d_loss, g_loss, d_real, d_fake)
 
-    @staticmethod
-    def _scaled(optimizer, optimizer_values, loss):
-        with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, optimizer_values))):
-            return optimizer.scale_loss(loss)
-
-    def _jax_update(self, optimizer, opt_values, variables, loss_fn, trainable, non_trainable):
-        """One optimizer step on ``variables`` (a subset of the GAN's) against ``loss_fn()``."""
-        import jax
-
-        pos = _positions(self.trainable_variables, variables)
-
-        def objective(values):
-            (loss, aux), new_non_trainable = self._stateless(
-                loss_fn, _replace(trainable, pos, values), non_trainable)
-            return self._scaled(optimizer, opt_values, loss), (loss, aux, new_non_trainable)
-
-        values = [trainable[i] for i in pos]
-        (_, (loss, aux, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(values)
-        values, opt_values = optimizer.stateless_apply(opt_values, grads, values)
-        return loss, aux, _replace(trainable, pos, values), non_trainable, list(opt_values)
-
-    def _jax_train_step(self, state, data):
-        trainable, non_trainable, opt_values, metrics_values = state
-        x = self._images(data)
-        n_d = len(self.d_optimizer.variables)
-        d_opt, g_opt = list(opt_values[:n_d]), list(opt_values[n_d:])
-        d_loss, (d_real, d_fake), trainable, non_trainable, d_opt = self._jax_update(
-            self.d_optimizer, d_opt, self.discriminator.trainable_variables,
-            lambda: self._d_step_loss(x), trainable, non_trainable)
-        g_loss, _, trainable, non_trainable, g_opt = self._jax_update(
-            self.g_optimizer, g_opt, self.generator.trainable_variables,
-            lambda: (self._g_step_loss(x.shape[0]), ()), trainable, non_trainable)
-        logs, metrics_values = self._stateless_metrics(metrics_values, d_loss, g_loss, d_real, d_fake)
-        return logs, (trainable, non_trainable, d_opt + g_opt, metrics_values)
-
-    def _jax_test_step(self, state, data):
-        trainable, non_trainable, metrics_values = state
-        x = self._images(data)
-
-        def losses():
-            d_loss, (d_real, d_fake) = self._d_step_loss(x, training=False)
-            return d_loss, self._g_step_loss(x.shape[0], training=False), d_real, d_fake
-
-        values, non_trainable = self._stateless(losses, trainable, non_trainable)
-        logs, metrics_values = self._stateless_metrics(metrics_values, *values)
-        return logs, (trainable, non_trainable, metrics_values)
-
     # ----------------------------------------------------------------- conveniences
-    def generate(self, n, seed=None, batch_size=1000):
-        """``n`` generated images as a NumPy array in [0, 1].
-
-        With an integer ``seed`` the same noise (hence, for fixed weights, the same images)
-        comes back every call; with ``seed=None`` the model's own sampling generator is
-        used (it never touches the training noise). Runs compiled (``predict_on_batch``).
-        """
-        import numpy as np
-
-        z = keras.random.normal((n, self.latent_dim),
-                                seed=self.sample_seed_generator if seed is None else seed)
-        z = ops.convert_to_numpy(z)
-        out = [self.generator.predict_on_batch(z[i:i + batch_size]) for i in range(0, n, batch_size)]
-        return np.concatenate(out).astype("float32")
+    def _images_from_latents(self, z):
+        return self.generator.predict_on_batch(z)

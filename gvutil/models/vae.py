@@ -27,7 +27,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from ._base import ImageModel, check_images, normal
+from gvutil.autodiff import value_and_grad
+
+from ._base import ImageModel, apply_gradients, check_images, normal, replicas, stateful_step
 
 __all__ = ["VAE"]
 
@@ -51,6 +53,7 @@ class VAE(ImageModel):
     """
 
     _parts = ("encoder", "decoder")
+    _config_fields = {name: name for name in ("likelihood", "beta", "sigma", "sigma_init", "seed")}
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, sigma=None,
                  sigma_init=0.1, seed=None, **kwargs):
@@ -119,18 +122,6 @@ class VAE(ImageModel):
     def compile_from_config(self, config):
         config = dict(config)
         self.compile(optimizer=keras.saving.deserialize_keras_object(config.pop("optimizer")), **config)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self._parts_config())
-        config.update({
-            "likelihood": self.likelihood,
-            "beta": self.beta,
-            "sigma": self.sigma,
-            "sigma_init": self.sigma_init,
-            "seed": self.seed,
-        })
-        return config
 
     def call(self, x, training=False):
         """Reconstructions (decoded ``z_mean``) as images in [0, 1]."""
@@ -204,69 +195,30 @@ class VAE(ImageModel):
         return {m.name: m.result() for m in self.metrics}
 
     # ----------------------------------------------------------------- train / test steps
-    def _tf_train_step(self, data):
-        import tensorflow as tf
-
+    @stateful_step  # the same code on TensorFlow and JAX (see gvutil.models._base.stateful_step)
+    def train_step(self, data):
+        """One gradient step on the negative ELBO (reconstruction + beta * KL), averaged over the batch."""
         x = self._images(data)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        variables = self.trainable_variables
-        with tf.GradientTape() as tape:
+
+        def objective():
             reconstruction, kl = self._elbo_terms(x)
             loss = ops.mean(reconstruction + self.beta * kl)
-            scaled = self.optimizer.scale_loss(loss / replicas)
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+            return self.optimizer.scale_loss(loss / replicas()), (reconstruction, kl)
+
+        (_, (reconstruction, kl)), grads = value_and_grad(objective, self.trainable_variables, has_aux=True)
+        apply_gradients(self.optimizer, grads, self.trainable_variables)
         return self._track(reconstruction, kl)
 
-    def _tf_test_step(self, data):
+    @stateful_step
+    def test_step(self, data):
         return self._track(*self._elbo_terms(self._images(data), training=False))
-
-    def _jax_train_step(self, state, data):
-        import jax
-
-        trainable, non_trainable, opt_values, metrics_values = state
-        x = self._images(data)
-
-        def objective(trainable):
-            (reconstruction, kl), new_non_trainable = self._stateless(
-                lambda: self._elbo_terms(x), trainable, non_trainable)
-            loss = ops.mean(reconstruction + self.beta * kl)
-            with keras.StatelessScope(state_mapping=list(zip(self.optimizer.variables, opt_values))):
-                scaled = self.optimizer.scale_loss(loss)
-            return scaled, (reconstruction, kl, new_non_trainable)
-
-        (_, (reconstruction, kl, non_trainable)), grads = jax.value_and_grad(
-            objective, has_aux=True)(trainable)
-        trainable, opt_values = self.optimizer.stateless_apply(opt_values, grads, trainable)
-        logs, metrics_values = self._stateless_metrics(metrics_values, reconstruction, kl)
-        return logs, (trainable, non_trainable, opt_values, metrics_values)
-
-    def _jax_test_step(self, state, data):
-        trainable, non_trainable, metrics_values = state
-        x = self._images(data)
-        values, non_trainable = self._stateless(lambda: self._elbo_terms(x, training=False),
-                                                trainable, non_trainable)
-        logs, metrics_values = self._stateless_metrics(metrics_values, *values)
-        return logs, (trainable, non_trainable, metrics_values)
 
     # ----------------------------------------------------------------- conveniences
     def _images_np(self, decoder_output):
-        import numpy as np
+        return ops.convert_to_numpy(self.to_images(decoder_output)).astype("float32")
 
-        out = np.asarray(decoder_output, "float32")
-        if self.likelihood == "bernoulli":
-            return (0.5 * (1.0 + np.tanh(0.5 * out))).astype("float32")  # a stable sigmoid
-        return np.clip(out, 0.0, 1.0)
-
-    def sample(self, n, seed=None, batch_size=1000):
-        """``n`` images from p(z) p(x|z) (the mean of p(x|z) for z ~ N(0, I)), NumPy, in [0, 1]."""
-        import numpy as np
-
-        z = keras.random.normal((n, self.latent_dim),
-                                seed=self.sample_seed_generator if seed is None else seed)
-        z = ops.convert_to_numpy(z)
-        out = [self._images_np(self.decoder.predict_on_batch(z[i:i + batch_size]))
-               for i in range(0, n, batch_size)]
-        return np.concatenate(out)
+    def _images_from_latents(self, z):
+        return self._images_np(self.decoder.predict_on_batch(z))  # the mean of p(x|z)
 
     def reconstruct(self, x, batch_size=1000):
         """Reconstructions of ``x`` (decoded ``z_mean``), NumPy images in [0, 1]."""

@@ -105,9 +105,9 @@ def load(name: str):
 def machine() -> str:
     """This machine for a record: OS, CPU count and, when Keras computes on one, the accelerator."""
     text = f"{platform.platform()}, {os.cpu_count()} CPUs"
-    from gvutil import train
+    from gvutil import config
 
-    if train.accelerator() != "cpu":
+    if config.accelerator() != "cpu":
         import keras
 
         name = "unknown model"
@@ -121,7 +121,7 @@ def machine() -> str:
             gpus = tf.config.list_physical_devices("GPU")
             if gpus:
                 name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", name)
-        text += f", {train.accelerator().upper()} {name}"
+        text += f", {config.accelerator().upper()} {name}"
     return text
 
 

@@ -1,0 +1,213 @@
+"""Where the book runs: the device, the run profile, numeric precision, compile settings and
+data parallelism.
+
+``gvutil.train`` re-exports these (chapters write ``train.pick(cpu=..., full=...)``); the model
+builders in ``gvutil.models`` take their compile settings from here, so models never import the
+training helpers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import keras
+
+__all__ = ["PROFILES", "TINY_DIVISOR", "accelerator", "profile", "pick", "set_precision",
+           "compile_defaults", "split_cpu", "data_parallel"]
+
+PROFILES = ("cpu", "full", "tiny")
+# The "tiny" profile runs the full profile's code (its branches, its settings) with every integer
+# that `pick` returns divided by this, so that a test on a CPU executes what a GPU user runs.
+TINY_DIVISOR = 100
+
+
+def accelerator() -> str:
+    """"gpu", "tpu" or "cpu": the kind of device the current Keras backend computes on."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        platform = jax.default_backend()
+        return "gpu" if platform in ("gpu", "cuda", "rocm") else ("tpu" if platform == "tpu" else "cpu")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_logical_devices("TPU"):
+            return "tpu"
+        return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    if backend == "torch":
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "cpu"
+
+
+def profile() -> str:
+    """The run profile: ``$GVUTIL_PROFILE`` if set, else "full" on a GPU/TPU and "cpu" elsewhere.
+
+    "cpu" is what CI and the website run (few epochs); "full" is the same code trained longer;
+    "tiny" is the full profile's code at sizes divided by ``TINY_DIVISOR`` (see :func:`pick`), for
+    tests that must execute, on a CPU, every line a GPU user runs.
+    """
+    value = os.environ.get("GVUTIL_PROFILE", "").strip().lower()
+    if value:
+        if value not in PROFILES:
+            raise ValueError(f"GVUTIL_PROFILE must be one of {PROFILES}; received {value!r}")
+        return value
+    return "cpu" if accelerator() == "cpu" else "full"
+
+
+def _shrink(value):
+    if isinstance(value, tuple):
+        return tuple(_shrink(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(1, value // TINY_DIVISOR)
+    return value
+
+
+def pick(cpu, full):
+    """``cpu`` under the "cpu" profile, ``full`` under "full" (e.g. ``epochs=pick(cpu=2, full=50)``).
+
+    Under "tiny" it is ``full`` with each integer (also inside a tuple) divided by
+    ``TINY_DIVISOR``, at least 1; other values (learning rates, strings) are ``full`` unchanged.
+    """
+    mode = profile()
+    if mode == "cpu":
+        return cpu
+    return _shrink(full) if mode == "tiny" else full
+
+
+def _gpu_compute_capability():
+    """(major, minor) of the first GPU, or None when unknown."""
+    try:
+        if keras.backend.backend() == "jax":
+            import jax
+
+            cc = getattr(jax.devices()[0], "compute_capability", None)
+            return tuple(int(p) for p in str(cc).split(".")[:2]) if cc else None
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            gpu = tf.config.list_physical_devices("GPU")[0]
+            return tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability"))
+    except Exception:  # pragma: no cover - best effort on unusual devices
+        return None
+    return None
+
+
+def set_precision(precision: str = "auto") -> str:
+    """Set Keras' global dtype policy before building models; returns the policy name.
+
+    "auto": ``mixed_bfloat16`` on a TPU or a GPU with bfloat16 tensor cores (compute
+    capability >= 8, e.g. A100/H100/L4), ``mixed_float16`` on older GPUs (e.g. Colab's T4;
+    the models then scale their losses), ``float32`` on a CPU (exact and deterministic).
+    Any Keras policy name is accepted as is.
+    """
+    if precision == "auto":
+        device = accelerator()
+        if device == "tpu":
+            precision = "mixed_bfloat16"
+        elif device == "gpu":
+            cc = _gpu_compute_capability()
+            precision = "mixed_float16" if cc is not None and cc < (8, 0) else "mixed_bfloat16"
+        else:
+            precision = "float32"
+    keras.config.set_dtype_policy(precision)
+    return keras.config.dtype_policy().name
+
+
+def compile_defaults(xla_on_cpu: bool = False) -> dict:
+    """Compile settings the builders use.
+
+    XLA where Keras enables it (``jit_compile="auto"``: on for JAX, and for TensorFlow on a
+    GPU); 8 steps per ``fit`` dispatch on a JAX accelerator (fewer Python callbacks between
+    jitted steps). Measured on this project's CPU, TensorFlow ran slower with
+    ``steps_per_execution=8`` (15k vs 25k images/s, MLP VAE), so it stays 1 there and on CPUs.
+
+    Args:
+        xla_on_cpu: also compile with XLA on a CPU under TensorFlow. ``make_gan("mlp")`` asks
+            for it: on the book's 2-core CPU XLA trains the MLP GANs 1.26-1.28x faster, but it
+            slows the VAEs (MLP 0.85x, conv 0.47x) and the DCGAN (0.85x), which keep Keras' default
+            (``benchmarks/xla_cpu.py`` measures all five). Keras turns XLA off again, with a
+            warning, while TensorFlow's op determinism is enabled (``seed_everything`` enables it
+            only on a GPU); and it stays off when the CPU is split into several devices.
+    """
+    backend = keras.backend.backend()
+    many = backend == "jax" and accelerator() != "cpu"
+    xla = "auto"
+    if xla_on_cpu and backend == "tensorflow" and accelerator() == "cpu":
+        import tensorflow as tf
+
+        # Not with the CPU split into devices for data parallelism (train.split_cpu/data_parallel):
+        # XLA cannot place mirrored variables there, and runs on one device should stay
+        # comparable with those on two.
+        split = tf.distribute.has_strategy() or len(tf.config.list_logical_devices("CPU")) > 1
+        xla = "auto" if split else True
+    return {"jit_compile": xla, "steps_per_execution": 8 if many else 1}
+
+
+# --------------------------------------------------------------------------- data parallelism
+def split_cpu(n: int = 2) -> int:
+    """Expose the host CPU as ``n`` devices, to try data parallelism without GPUs.
+
+    Must run before the backend starts computing (in a fresh process, before any model
+    is built). Returns the number of CPU devices now visible.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        flag = f"--xla_force_host_platform_device_count={n}"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
+        try:
+            jax.config.update("jax_num_cpu_devices", n)
+        except Exception:  # older JAX reads XLA_FLAGS only; newer one refuses after start-up
+            pass
+        count = len(jax.devices("cpu"))
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        cpus = tf.config.list_physical_devices("CPU")
+        try:
+            tf.config.set_logical_device_configuration(
+                cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
+        except RuntimeError as e:
+            raise RuntimeError("split_cpu() must run before TensorFlow starts computing "
+                               "(call it first thing in a fresh process)") from e
+        count = len(tf.config.list_logical_devices("CPU"))
+    else:
+        raise NotImplementedError("split_cpu supports the jax and tensorflow backends")
+    if count != n:
+        raise RuntimeError(f"asked for {n} CPU devices but {count} are visible; call split_cpu() "
+                           "before the backend starts (fresh process, before building models)")
+    return count
+
+
+@contextlib.contextmanager
+def data_parallel(devices=None):
+    """Context for data-parallel training: build, compile and ``fit`` inside it.
+
+    The model is replicated on every device and each batch is split between them
+    (``keras.distribution.DataParallel`` on JAX, ``tf.distribute.MirroredStrategy`` on
+    TensorFlow). ``devices`` defaults to all GPUs (or all CPU devices if there is no GPU).
+    The batch size must be a multiple of the number of devices. Yields the
+    distribution/strategy object.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        devices = devices or keras.distribution.list_devices()
+        distribution = keras.distribution.DataParallel(devices=devices)
+        with distribution.scope():
+            yield distribution
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        if devices is None:
+            devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+            devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+        strategy = tf.distribute.MirroredStrategy(devices=devices)
+        with strategy.scope():
+            yield strategy
+    else:
+        raise NotImplementedError("data_parallel supports the jax and tensorflow backends")
