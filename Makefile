@@ -29,7 +29,7 @@ NBVAL_FIRST := book/04_gan_recipe.ipynb book/04_gan_code.ipynb book/04_vae_code.
 NBVAL_NOTEBOOKS := $(NBVAL_FIRST) $(filter-out $(NBVAL_FIRST),$(sort $(wildcard book/*.ipynb)))
 JB        := $(BIN)/jupyter-book
 
-.PHONY: help venv book site test unit unit-tf unit-jax nbval browser lab execute converged clean
+.PHONY: help venv book site test unit unit-tf unit-jax nbval browser lab execute converged clean test-compat
 
 help:
 	@echo "make book     build the website into _build/html (creates .venv first)"
@@ -37,6 +37,7 @@ help:
 	@echo "make lab      open the book in JupyterLab"
 	@echo "make execute NB=book/x.ipynb   re-run one notebook top to bottom and store its outputs"
 	@echo "make converged  retrain chapter 4's reference checkpoints with the full profile (hours on a CPU)"
+	@echo "make test-compat  unit tests + every notebook (nbval lax) on the oldest and newest supported versions"
 
 venv: $(STAMP)
 
@@ -100,6 +101,15 @@ execute: venv
 # export cells writing gvutil/pretrained/ (weights, RECORD.json, RECORD.md). The executed copies go to
 # _build/converged/ (the committed pages keep their CPU-profile outputs). Hours on a CPU.
 CONVERGED_NBS ?= book/04_gan_recipe.ipynb book/04_vae_code.ipynb book/04_gan_code.ipynb
+# The support range (issue: Colab and fresh installs get other versions than requirements.txt): fresh
+# venvs with the oldest versions pyproject.toml allows and with the newest releases, each running the
+# unit tests on both backends and every notebook in nbval's lax mode, plus a Colab-shaped run of
+# chapter 3 (its setup cell installs gvutil --no-deps). About 40 minutes on 2 cores, so not part of
+# `make test`. Venvs and logs: $(COMPAT_DIR); tests/compat.py --help for single sets or steps.
+COMPAT_DIR ?= /tmp/gvutil-compat
+test-compat:
+	$(PYTHON) tests/compat.py --dir $(COMPAT_DIR)
+
 converged: venv
 	mkdir -p _build/converged
 	for nb in $(CONVERGED_NBS); do \

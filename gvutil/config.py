@@ -127,11 +127,12 @@ def compile_defaults(xla_on_cpu: bool = False) -> dict:
 
     Args:
         xla_on_cpu: also compile with XLA on a CPU under TensorFlow. ``make_gan("mlp")`` asks
-            for it: on the book's 2-core CPU XLA trains the MLP GANs 1.26-1.28x faster, but it
-            slows the VAEs (MLP 0.85x, conv 0.47x) and the DCGAN (0.85x), which keep Keras' default
-            (``benchmarks/xla_cpu.py`` measures all five). Keras turns XLA off again, with a
-            warning, while TensorFlow's op determinism is enabled (``seed_everything`` enables it
-            only on a GPU); and it stays off when the CPU is split into several devices.
+            for it: on the book's 2-core CPU XLA trains the MLP GANs 1.26-1.37x faster, while it
+            slows the DCGAN (0.87x) and the conv VAE (0.59x); the MLP VAE gained 1.18x in the
+            recorded run but keeps Keras' default, which its chapter's stored numbers were made with
+            (``benchmarks/xla_cpu.py``, results in ``benchmarks/README.md``). Keras turns XLA off again,
+            with a warning, while TensorFlow's op determinism is enabled (``seed_everything`` enables
+            it only on a GPU); and it stays off when the CPU is split into several devices.
     """
     backend = keras.backend.backend()
     many = backend == "jax" and accelerator() != "cpu"

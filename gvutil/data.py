@@ -214,6 +214,27 @@ def binarize(x, seed: int | None = 0) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- toy data
 
+def _mixture(means, stds, weights):
+    """A mixture's (means (k, d), stds (k, d), weights (k,) summing to one), checked once for both
+    :func:`gaussian_mixture` and :func:`gaussian_mixture_density`."""
+    means = np.asarray(means, dtype="float64")
+    if means.ndim == 1:
+        means = means[:, None]
+    k, d = means.shape
+    raw = np.asarray(stds, dtype="float64")
+    try:
+        stds = np.broadcast_to(raw.reshape(-1, 1) if raw.ndim == 1 else raw, (k, d))
+    except ValueError:
+        raise ValueError(f"stds must be one number, {k} numbers or a ({k}, {d}) array for {k} "
+                         f"components of dimension {d}; received shape {raw.shape}") from None
+    if not np.all(np.isfinite(stds) & (stds > 0)):
+        raise ValueError(f"stds must be positive and finite; received {stds.tolist()!r}")
+    w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype="float64")
+    if w.shape != (k,) or np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
+        raise ValueError(f"weights must be {k} non-negative numbers, not all zero; received {weights!r}")
+    return means, stds, w / w.sum()
+
+
 def gaussian_mixture(n: int, means, stds, weights=None, seed: int = 0) -> np.ndarray:
     """Sample ``n`` points from a mixture of Gaussians (1-D or D-D), seeded.
 
@@ -224,32 +245,17 @@ def gaussian_mixture(n: int, means, stds, weights=None, seed: int = 0) -> np.nda
     Returns:
         float32 array of shape (n, d) (d = 1 for 1-D means).
     """
-    means = np.asarray(means, dtype="float64")
-    if means.ndim == 1:
-        means = means[:, None]
-    k, d = means.shape
-    stds = np.broadcast_to(np.asarray(stds, dtype="float64").reshape(-1, 1) if np.ndim(stds) == 1
-                           else np.asarray(stds, dtype="float64"), (k, d))
-    w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype="float64")
-    if w.shape != (k,) or np.any(w < 0):
-        raise ValueError(f"weights must be {k} non-negative numbers; got {weights!r}")
-    w = w / w.sum()
+    means, stds, w = _mixture(means, stds, weights)
+    n_components, d = means.shape
     rng = np.random.default_rng(seed)
-    comp = rng.choice(k, size=n, p=w)
+    comp = rng.choice(n_components, size=n, p=w)
     return (means[comp] + stds[comp] * rng.standard_normal((n, d))).astype("float32")
 
 
 def gaussian_mixture_density(x, means, stds, weights=None) -> np.ndarray:
     """Density of the 1-D or D-D diagonal Gaussian mixture at points ``x`` (shape (n,) or (n,d))."""
-    means = np.asarray(means, dtype="float64")
-    if means.ndim == 1:
-        means = means[:, None]
-    k, d = means.shape
-    x = np.asarray(x, dtype="float64").reshape(-1, d)
-    stds = np.broadcast_to(np.asarray(stds, dtype="float64").reshape(-1, 1) if np.ndim(stds) == 1
-                           else np.asarray(stds, dtype="float64"), (k, d))
-    w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype="float64")
-    w = w / w.sum()
+    means, stds, w = _mixture(means, stds, weights)
+    x = np.asarray(x, dtype="float64").reshape(-1, means.shape[1])
     z = (x[:, None, :] - means[None]) / stds[None]
     comp = np.exp(-0.5 * (z ** 2).sum(-1)) / np.prod(np.sqrt(2 * np.pi) * stds, axis=-1)[None]
     return comp @ w

@@ -211,3 +211,12 @@ def test_ring_of_gaussians():
 def test_bad_weights_are_rejected():
     with pytest.raises(ValueError, match="weights must be 2 non-negative numbers"):
         data.gaussian_mixture(10, [0.0, 1.0], 1.0, weights=[1.0])
+    with pytest.raises(ValueError, match="weights must be 2 non-negative numbers, not all zero"):
+        data.gaussian_mixture_density([0.0], [0.0, 1.0], 1.0, weights=[0.0, 0.0])  # the density too
+
+
+def test_bad_stds_are_rejected_with_what_was_received():
+    with pytest.raises(ValueError, match=r"stds must be positive and finite; received \[\[1.0\], \[-0.5\]\]"):
+        data.gaussian_mixture(10, [0.0, 1.0], [1.0, -0.5])
+    with pytest.raises(ValueError, match=r"stds must be one number, 2 numbers or a \(2, 1\) array .* shape \(3,\)"):
+        data.gaussian_mixture_density([0.0], [0.0, 1.0], [1.0, 1.0, 1.0])
