@@ -76,7 +76,8 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
     else:
         # keras.utils.set_random_seed would import TensorFlow even on JAX; do what it does
         # for Keras by hand: record the seed and drop the global SeedGenerator, which is
-        # re-created from Python's (now seeded) `random` on first use.
+        # re-created from Python's (now seeded) `random` on first use. Keras has no public API
+        # for these two global attributes, hence the private import.
         from keras.src.backend.common import global_state
 
         global_state.set_global_attribute("global_random_seed", seed)

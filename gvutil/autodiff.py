@@ -38,10 +38,11 @@ class _RecordingScope(keras.StatelessScope):
     """A StatelessScope that remembers which variables were assigned inside it.
 
     It starts from the enclosing stateless scope's values (if any), so scopes nest: reads see
-    the innermost value, and :meth:`pass_up` hands the recorded updates to the outer scope.
+    the innermost value; :func:`value_and_grad` hands the recorded updates to the outer scope.
     """
 
     def __init__(self, mapping):
+        # Keras exposes keras.StatelessScope but no public way to read the active one.
         from keras.src.backend.common.stateless_scope import get_stateless_scope
 
         outer = get_stateless_scope()

@@ -424,7 +424,7 @@ def interaction_problems(session: "Session", url: str, screenshot: Path | None =
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.locator(".gvutil-explorer").first.screenshot(path=str(screenshot))
         page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
-        page.wait_for_timeout(100)  # one layout pass
+        page.evaluate(_NEXT_FRAMES_JS)  # the layout at the new width has been drawn
         math += check_math_width(page.evaluate(_MATH_WIDTH_JS), phone=True)
     finally:
         session.close_page(page)
@@ -435,6 +435,10 @@ def interaction_problems(session: "Session", url: str, screenshot: Path | None =
 def math_width_problems(session: "Session", url: str) -> list[str]:
     """The display-equation checks of :func:`interaction_problems` alone."""
     return interaction_problems(session, url)["math"]
+
+
+# Resolves after two animation frames: by then the browser has laid out and painted the page again.
+_NEXT_FRAMES_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
 # Runs in the page: for every kernel-free explorer (gvutil.widgets' HTML), the canvas before and after
@@ -561,7 +565,7 @@ def audit_page(session: Session, site_root: Path, docname: str, config: dict, *,
         state = page.evaluate(_WAIT_MATH_JS)
         if state == "MathJax never started":
             report.problems.append("MathJax never started (no MathJax script, or it was blocked)")
-        page.wait_for_timeout(200)  # let late console errors arrive
+        page.wait_for_load_state("networkidle")  # late requests (and their console errors) are in
         facts = page.evaluate(_FACTS_JS)
         report.facts = facts
         p = report.problems
