@@ -64,10 +64,15 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
     import keras
 
+    # Keras has no public API for these two global attributes, hence the private import.
+    from keras.src.backend.common import global_state
+
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        # Seeds Python, NumPy, TF and resets Keras' global SeedGenerator.
+        # Seeds Python, NumPy and TF; Keras >= 3.9 also drops its global SeedGenerator, which
+        # Keras 3.8 keeps: drop it here too, so that it is re-created from the new seed.
         keras.utils.set_random_seed(seed)
+        global_state.set_global_attribute("global_seed_generator", None)
         if deterministic:
             import tensorflow as tf
 
@@ -76,10 +81,7 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
     else:
         # keras.utils.set_random_seed would import TensorFlow even on JAX; do what it does
         # for Keras by hand: record the seed and drop the global SeedGenerator, which is
-        # re-created from Python's (now seeded) `random` on first use. Keras has no public API
-        # for these two global attributes, hence the private import.
-        from keras.src.backend.common import global_state
-
+        # re-created from Python's (now seeded) `random` on first use.
         global_state.set_global_attribute("global_random_seed", seed)
         global_state.set_global_attribute("global_seed_generator", None)
         if backend == "torch":

@@ -127,7 +127,7 @@ def compile_defaults(xla_on_cpu: bool = False) -> dict:
 
     Args:
         xla_on_cpu: also compile with XLA on a CPU under TensorFlow. ``make_gan("mlp")`` asks
-            for it: on the book's 2-core CPU XLA trains the MLP GANs 1.26-1.37x faster, while it
+            for it for GANs of a million weights or more (compiling costs a few seconds): on the book's 2-core CPU XLA trains the MLP GANs 1.26-1.37x faster, while it
             slows the DCGAN (0.87x) and the conv VAE (0.59x); the MLP VAE gained 1.18x in the
             recorded run but keeps Keras' default, which its chapter's stored numbers were made with
             (``benchmarks/xla_cpu.py``, results in ``benchmarks/README.md``). Keras turns XLA off again,

@@ -62,7 +62,7 @@ def _train_mlp_gan_twice():
     out = []
     for _ in range(2):
         gvutil.seed_everything(3)
-        gan = make_gan("mlp", hidden=(16, 32), batchnorm=True, seed=3)
+        gan = make_gan("mlp", hidden=(256, 512, 1024), batchnorm=True, seed=3)  # large enough for XLA
         gan.fit(x, epochs=2, batch_size=16, verbose=0)
         out.append((gan, [keras.ops.convert_to_numpy(w) for w in gan.weights]))
     return out

@@ -293,19 +293,21 @@ def test_bad_pixel_values_and_settings_are_refused_before_training():
         tiny_vae(likelihood="gaussian", sigma=float("nan"))
 
 
-def test_evaluate_does_not_move_the_training_noise():
+@pytest.mark.parametrize("kind", ["gan", "vae"])
+def test_evaluate_does_not_move_the_training_noise(kind):
     """fit -> evaluate -> fit trains exactly like fit -> fit: evaluation has its own noise stream."""
     x = patterns(64)
+    build, names = {"gan": (tiny_gan, {"d_loss", "g_loss"}), "vae": (tiny_vae, {"elbo", "kl"})}[kind]
 
     def run(evaluate_between):
         gvutil.seed_everything(0)
-        gan = tiny_gan(seed=0)
-        gan.fit(train.dataset(x, 16, seed=0), epochs=1, verbose=0)
+        model = build(seed=0)
+        model.fit(train.dataset(x, 16, seed=0), epochs=1, verbose=0)
         if evaluate_between:
-            logs = gan.evaluate(x[:32], batch_size=16, verbose=0, return_dict=True)
-            assert set(logs) >= {"d_loss", "g_loss"} and all(math.isfinite(v) for v in logs.values())
-        gan.fit(train.dataset(x, 16, seed=1), epochs=1, verbose=0)
-        return gan
+            logs = model.evaluate(x[:32], batch_size=16, verbose=0, return_dict=True)
+            assert set(logs) >= names and all(math.isfinite(v) for v in logs.values())
+        model.fit(train.dataset(x, 16, seed=1), epochs=1, verbose=0)
+        return model
 
     assert max_diff(run(False).weights, run(True).weights) == 0.0
 

@@ -195,6 +195,29 @@ class ImageModel(keras.Model):
     #: the constructor's other arguments: config key -> attribute holding its value
     _config_fields: dict[str, str] = {}
 
+    def _own_noise_and_metrics(self, seed, metric_names):
+        """The model's own noise streams and one ``keras.metrics.Mean`` per metric name.
+
+        Three seed generators, so that neither sampling nor evaluating moves the training noise:
+        ``seed_generator`` (training), ``sample_seed_generator`` (``sample()`` without a seed) and
+        ``eval_seed_generator`` (``evaluate()``, test steps).
+        """
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.sample_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        self.eval_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 2)
+        self.trackers = [keras.metrics.Mean(name=name) for name in metric_names]
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def _track(self, *values):
+        """Add one batch's values to the trackers (in their order); return every metric's mean."""
+        for tracker, value in zip(self.trackers, values, strict=True):
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
     def get_config(self):
         config = super().get_config()
         config.update({name: keras.saving.serialize_keras_object(getattr(self, name)) for name in self._parts})

@@ -128,21 +128,9 @@ class GAN(ImageModel):
         if tuple(generator.input_shape[1:]) != (self.latent_dim,):
             raise ValueError(f"generator expects inputs of shape {generator.input_shape}, "
                              f"not (None, {self.latent_dim}) (latent_dim={self.latent_dim})")
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.sample_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
-        # evaluate()/test steps draw their noise here, so that evaluating never moves training's noise
-        self.eval_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 2)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_real_tracker = keras.metrics.Mean(name="d_real")
-        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
-        self.built = True
+        self._own_noise_and_metrics(seed, ("d_loss", "g_loss", "d_real", "d_fake"))
 
     # ----------------------------------------------------------------- keras plumbing
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
-
     @property
     def d_optimizer(self):
         return self.optimizer.d_optimizer
@@ -225,13 +213,6 @@ class GAN(ImageModel):
     def _g_step_loss(self, n, training=True):
         fake = self.generator(self._noise(n, training), training=training)
         return self.generator_loss(self.discriminator(fake, training=training))
-
-    def _track(self, d_loss, g_loss, d_real, d_fake):
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(d_real)
-        self.d_fake_tracker.update_state(d_fake)
-        return {m.name: m.result() for m in self.metrics}
 
     # ----------------------------------------------------------------- train / test steps
     @stateful_step  # the same code on TensorFlow and JAX (see gvutil.models._base.stateful_step)

@@ -87,18 +87,7 @@ class VAE(ImageModel):
             self.log_sigma = self.add_weight(
                 shape=(), name="log_sigma",
                 initializer=keras.initializers.Constant(math.log(self.sigma_init)))
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.sample_seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
-        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
-        self.elbo_tracker = keras.metrics.Mean(name="elbo")
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.built = True
-
-    # ----------------------------------------------------------------- keras plumbing
-    @property
-    def metrics(self):
-        return [self.reconstruction_tracker, self.kl_tracker, self.elbo_tracker, self.loss_tracker]
+        self._own_noise_and_metrics(seed, ("reconstruction", "kl", "elbo", "loss"))
 
     def compile(self, optimizer=None, **kwargs):
         """Set the optimizer (default Adam(1e-3)); other kwargs go to ``keras.Model.compile``."""
@@ -174,9 +163,13 @@ class VAE(ImageModel):
         return 0.5 * ops.sum(ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=1)
 
     def reparameterize(self, z_mean, z_log_var, seed=None):
-        """A sample z = z_mean + exp(z_log_var / 2) * eps (the model's noise unless ``seed``)."""
+        """A sample z = z_mean + exp(z_log_var / 2) * eps: eps from the model's training noise, or
+        from ``seed`` (an int, or a ``keras.random.SeedGenerator`` such as ``eval_seed_generator``)."""
         shape = ops.shape(z_mean)
-        eps = normal(shape, self.seed_generator) if seed is None else keras.random.normal(shape, seed=seed)
+        if seed is None or isinstance(seed, keras.random.SeedGenerator):
+            eps = normal(shape, self.seed_generator if seed is None else seed)
+        else:
+            eps = keras.random.normal(shape, seed=seed)
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     def _elbo_terms(self, x, training=True):
@@ -184,15 +177,12 @@ class VAE(ImageModel):
         z_mean, z_log_var = self.encoder(x, training=training)
         z_mean = ops.cast(z_mean, "float32")
         z_log_var = ops.cast(z_log_var, "float32")
-        out = self.decoder(self.reparameterize(z_mean, z_log_var), training=training)
+        z = self.reparameterize(z_mean, z_log_var, seed=None if training else self.eval_seed_generator)
+        out = self.decoder(z, training=training)
         return -self.log_px_given_z(x, out), self.kl_divergence(z_mean, z_log_var)
 
     def _track(self, reconstruction, kl):
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
-        self.elbo_tracker.update_state(-(reconstruction + kl))
-        self.loss_tracker.update_state(reconstruction + self.beta * kl)
-        return {m.name: m.result() for m in self.metrics}
+        return super()._track(reconstruction, kl, -(reconstruction + kl), reconstruction + self.beta * kl)
 
     # ----------------------------------------------------------------- train / test steps
     @stateful_step  # the same code on TensorFlow and JAX (see gvutil.models._base.stateful_step)
