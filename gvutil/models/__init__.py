@@ -179,15 +179,20 @@ def _xla_pays(kind, generator, discriminator) -> bool:
     return kind == "mlp" and generator.count_params() + discriminator.count_params() >= XLA_MIN_WEIGHTS
 
 
+def _gaussian_encoder(x, h, latent_dim, name):
+    """The encoder ``x -> [z_mean, z_log_var]``: two linear heads (float32) on the features ``h``."""
+    z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(h)
+    z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(h)
+    return keras.Model(x, [z_mean, z_log_var], name=name)
+
+
 def mlp_encoder(latent_dim: int = 20, hidden: Widths = 512, name: str = "encoder") -> keras.Model:
     """Flatten -> Dense(hidden, relu)... -> [z_mean, z_log_var]."""
     x = keras.Input(IMAGE_SHAPE, name="image")
     h = layers.Flatten()(x)
     for units in _sizes(hidden, 1):
         h = layers.Dense(units, activation="relu")(h)
-    z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(h)
-    z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(h)
-    return keras.Model(x, [z_mean, z_log_var], name=name)
+    return _gaussian_encoder(x, h, latent_dim, name)
 
 
 def mlp_decoder(latent_dim: int = 20, hidden: Widths = 512, likelihood: Likelihood = "bernoulli",
@@ -209,9 +214,7 @@ def conv_encoder(latent_dim: int = 2, filters: int = 32, dense: int = 16, name: 
     h = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
     h = layers.Conv2D(2 * filters, 3, strides=2, padding="same", activation="relu")(h)
     h = layers.Dense(dense, activation="relu")(layers.Flatten()(h))
-    z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(h)
-    z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(h)
-    return keras.Model(x, [z_mean, z_log_var], name=name)
+    return _gaussian_encoder(x, h, latent_dim, name)
 
 
 def conv_decoder(latent_dim: int = 2, filters: int = 32, likelihood: Likelihood = "bernoulli",
