@@ -77,6 +77,8 @@ class _ArrayBatches(keras.utils.PyDataset):
         return self._perm
 
     def __getitem__(self, i):
+        if not 0 <= i < len(self):  # ends a plain `for batch in data` (Keras 3.8's PyDataset has no __iter__)
+            raise IndexError(f"batch {i} of {len(self)}")
         self._served = True
         rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
         order = self._order()

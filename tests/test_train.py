@@ -328,3 +328,23 @@ def test_stop_after_ends_fit_at_the_step_budget_across_epochs():
         train.StopAfter(0)
     with pytest.raises(ValueError, match="positive integer"):
         train.StopAfter(2.5)
+
+
+def test_a_plain_for_loop_over_a_dataset_ends_after_its_batches():
+    """`for batch in data` must stop after len(data) batches, also where Keras' PyDataset has no
+    __iter__ of its own (Keras 3.8: Python then calls __getitem__ with 0, 1, 2, ... until IndexError)."""
+
+    def sequence_protocol(seq):  # what `for` does without __iter__
+        i = 0
+        while True:
+            try:
+                item = seq[i]
+            except IndexError:
+                return
+            yield item
+            i += 1
+
+    # the in-memory batches dataset() returns on JAX (on TensorFlow it returns a tf.data pipeline)
+    ds = train._ArrayBatches(patterns(40), 16, shuffle=True, seed=0, drop_remainder=True)
+    batches = list(sequence_protocol(ds))
+    assert len(batches) == len(ds) == 2 and all(len(b) == 16 for b in batches)
