@@ -166,7 +166,6 @@ def iwae_log_likelihood(vae, x, k: int = 5000, batch_size: int = 10_000, seed: i
         if n_real < images_per_batch:
             xb_np = np.concatenate([xb_np, np.repeat(xb_np[-1:], images_per_batch - n_real, axis=0)])
         xb = ops.convert_to_tensor(xb_np)
-        nb = images_per_batch
         z_mean, z_log_var = vae.encode(xb)
         z_mean = ops.cast(z_mean, "float32")
         z_log_var = ops.cast(z_log_var, "float32")
