@@ -9,7 +9,11 @@ In one process, for the TF-tutorial DCGAN and for the MLP VAE, on random MNIST-s
   ``tf.function`` with ``GradientTape`` (XLA exactly when gvutil's ``fit`` uses XLA, see
   ``--jit``).
 
-Prints images/s of both and ``ratio gvutil/reference`` (1.0 = no overhead). ``--mnist-epochs``
+Prints images/s of both and ``ratio gvutil/reference`` (1.0 = no overhead). By default each side
+runs ``--steps`` steps in one call (for gvutil: one ``fit()`` of one epoch, its start-up included);
+``--epochs N`` instead trains one ``fit()`` of N epochs over 60,000 images and times epochs 2..N
+(the steady state a long training run spends its time in) against as many reference steps.
+``--steps-per-execution K`` overrides gvutil's compile default. ``--mnist-epochs
 instead times whole 60,000-image epochs of the article's MLP GAN and the MLP VAE on real MNIST.
 See benchmarks/README.md.
 """
@@ -42,8 +46,14 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=2, help="timed runs per side; the best is kept")
     p.add_argument("--mnist-epochs", action="store_true",
                    help="time 60,000-image epochs of the MLP GAN and MLP VAE on real MNIST")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="steady state: one fit() of this many epochs over 60,000 images; epochs 2.. timed")
+    p.add_argument("--steps-per-execution", type=int, default=None,
+                   help="gvutil's steps_per_execution (default: gvutil.config.compile_defaults())")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args(argv)
+    if args.epochs is not None and args.epochs < 2:
+        p.error("--epochs needs at least 2 (the first epoch compiles and is not timed)")
     if args.batch_size is None:
         args.batch_size = 64 if args.quick else 256
     if args.steps is None:
@@ -249,24 +259,42 @@ def compare(kind, args, backend, jit_kwargs):
     from gvutil import models, train
 
     batch = args.batch_size if kind == "dcgan" else args.vae_batch_size
-    steps = args.steps
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (batch * steps, 28, 28, 1), dtype=np.uint8)
+    n_images = 60000 if args.epochs else batch * args.steps
+    x = rng.integers(0, 256, (n_images, 28, 28, 1), dtype=np.uint8)
+    build_kwargs = dict(jit_kwargs)
+    if args.steps_per_execution:
+        build_kwargs["steps_per_execution"] = args.steps_per_execution
 
-    def build():
+    def build(**kwargs):
         gvutil.seed_everything(0)
         if kind == "dcgan":
-            return models.make_gan("dcgan", seed=0, **jit_kwargs)
-        return models.make_vae("mlp", seed=0, **jit_kwargs)
+            return models.make_gan("dcgan", seed=0, **kwargs)
+        return models.make_vae("mlp", seed=0, **kwargs)
 
-    # gvutil: fit() on the dataset helper; the first fit compiles.
-    model = build()
+    model = build(**build_kwargs)
     data = train.dataset(x, batch, seed=0)
-    model.fit(data, epochs=1, verbose=0)
-    t_gvutil = best_time(lambda: model.fit(data, epochs=1, verbose=0), args.repeats)
+    model.fit(data, epochs=1, verbose=0)  # the first fit compiles
+    if args.epochs:  # steady state: epochs 2..N of one fit, each ending in Keras' own sync
+        steps = (args.epochs - 1) * len(data)
+        marks = {}
+
+        class Mark(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == 1:
+                    marks["start"] = time.perf_counter()
+
+        def timed_fit():
+            model.fit(data, epochs=args.epochs, verbose=0, callbacks=[Mark()])
+            return time.perf_counter() - marks["start"]
+
+        t_gvutil = min(timed_fit() for _ in range(args.repeats))
+    else:
+        steps = args.steps
+        t_gvutil = best_time(lambda: model.fit(data, epochs=1, verbose=0), args.repeats)
 
     # reference: the same architecture, fresh weights and optimizers.
-    ref_model = build()
+    ref_model = build(**jit_kwargs)
     jit = bool(ref_model.jit_compile)
     if backend == "jax":
         run = (jax_reference_gan if kind == "dcgan" else jax_reference_vae)(ref_model, x, batch, steps)
@@ -279,6 +307,7 @@ def compare(kind, args, backend, jit_kwargs):
     images = batch * steps
     result = {
         "model": kind, "backend": backend, "batch_size": batch, "steps": steps,
+        "mode": f"steady state, epochs 2..{args.epochs} of one fit" if args.epochs else "one fit of one epoch",
         "precision": keras.config.dtype_policy().name, "xla": jit,
         "steps_per_execution": model.steps_per_execution,
         "gvutil_images_per_s": images / t_gvutil, "reference_images_per_s": images / t_ref,
@@ -339,7 +368,8 @@ def main(argv=None):
         for kind in [m.strip() for m in args.models.split(",") if m.strip()]:
             r = compare(kind, args, backend, jit_kwargs)
             results.append(r)
-            line = (f"{kind}: batch {r['batch_size']}, {r['steps']} steps, xla {r['xla']}: "
+            line = (f"{kind}: batch {r['batch_size']}, {r['steps']} steps ({r['mode']}), xla {r['xla']}, "
+                    f"steps_per_execution {r['steps_per_execution']}: "
                     f"gvutil {r['gvutil_images_per_s']:,.0f} images/s, "
                     f"reference {r['reference_images_per_s']:,.0f} images/s")
             if kind == "vae":
