@@ -187,13 +187,28 @@ def load_mnist(download: bool = True, mirrors=None, timeout: float = 30.0):
             (arrays["t10k-images-idx3-ubyte.gz"], arrays["t10k-labels-idx1-ubyte.gz"]))
 
 
-def to_float_images(x, channel_axis: bool = True) -> np.ndarray:
-    """uint8 images (n,28,28) -> float32 in [0,1], with a trailing channel axis by default."""
-    x = np.asarray(x)
+# The book's one pixel scaling. A multiplication by float32(1/255), not a division by 255: XLA (on
+# TensorFlow and JAX) compiles `x / 255` into this very multiplication, and the two disagree in the
+# last bit for 126 of the 256 pixel values, so only this form gives the same floats on the host, in a
+# tf.data pipeline and inside a compiled step.
+PIXEL_SCALE = np.float32(1.0 / 255.0)
+
+
+def scale_pixels(x):
+    """uint8 pixels 0..255 -> float32 in [0, 1], as ``x * float32(1/255)``; float input -> float32.
+
+    Works on NumPy and JAX arrays alike (the pipeline of ``gvutil.train.dataset`` calls it on the
+    device); every other place in gvutil that turns pixels into floats calls this.
+    """
     if x.dtype == np.uint8:
-        x = x.astype("float32") / 255.0
-    else:
-        x = x.astype("float32")
+        return x.astype("float32") * PIXEL_SCALE
+    return x.astype("float32")
+
+
+def to_float_images(x, channel_axis: bool = True) -> np.ndarray:
+    """uint8 images (n,28,28) -> float32 in [0,1] (:func:`scale_pixels`), with a trailing channel
+    axis by default."""
+    x = scale_pixels(np.asarray(x))
     if channel_axis and x.ndim == 3:
         x = x[..., None]
     return x
@@ -206,8 +221,7 @@ def binarize(x, seed: int | None = 0) -> np.ndarray:
     the usual preparation for a Bernoulli likelihood on MNIST (re-drawn each epoch during
     training; with a fixed ``seed`` for evaluation).
     """
-    x = np.asarray(x)
-    p = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+    p = scale_pixels(np.asarray(x))
     rng = np.random.default_rng(seed)
     return (rng.random(p.shape, dtype=np.float32) < p).astype("float32")
 
@@ -289,6 +303,6 @@ def check_pixel_values(x, who: str, images: bool = True) -> None:
         return
     low, high = float(x.min()), float(x.max())
     if low < 0.0 or high > 1.0:
-        hint = " (pixels in [0, 255]? divide by 255)" if 1.0 < high <= 255.0 else ""
+        hint = " (pixels in [0, 255]? gvutil.data.to_float_images scales them)" if 1.0 < high <= 255.0 else ""
         raise ValueError(f"{who} expects float images with values in [0, 1]; received values in "
                          f"[{low:g}, {high:g}]{hint}.")

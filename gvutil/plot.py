@@ -11,6 +11,8 @@ import os
 import keras
 import numpy as np
 
+from gvutil.data import scale_pixels
+
 __all__ = ["image_grid", "loss_curves", "to_numpy_images", "SampleGrid"]
 
 
@@ -32,9 +34,7 @@ def to_numpy_images(images) -> np.ndarray:
         images = images.reshape(-1, side, side)
     if images.ndim != 3:
         raise ValueError(f"expected images of shape (n,h,w), (n,h,w,1) or (n,h*w); got {images.shape}")
-    if images.dtype == np.uint8:
-        return images.astype("float32") / 255.0
-    return images.astype("float32")
+    return scale_pixels(images)
 
 
 def image_grid(images, ncols: int = 8, titles=None, size: float = 0.9, title: str | None = None):

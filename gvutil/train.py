@@ -19,6 +19,7 @@ import numpy as np
 import keras
 
 from gvutil import data
+from gvutil.data import PIXEL_SCALE, scale_pixels
 from gvutil.config import (PROFILES, TINY_DIVISOR, accelerator, compile_defaults,  # noqa: F401
                             data_parallel, pick, profile, set_precision, split_cpu)
 
@@ -40,7 +41,7 @@ class _ArrayBatches(keras.utils.PyDataset):
             import jax
 
             self._x_device = jax.device_put(x)
-            self._epoch_images = jax.jit(lambda images, perm: _to_float(images[perm]))
+            self._epoch_images = jax.jit(lambda images, perm: scale_pixels(images[perm]))
         n = len(x)
         self._len = n // batch_size if drop_remainder else math.ceil(n / batch_size)
         self.epoch = 0  # the epoch whose order __getitem__ serves
@@ -84,16 +85,9 @@ class _ArrayBatches(keras.utils.PyDataset):
         order = self._order()
         if self.on_device:
             return (self._device_epoch[rows],)
-        return _to_float(self.x[order[rows]])
+        return scale_pixels(self.x[order[rows]])
 
 
-_INV_255 = np.float32(1.0 / 255.0)  # multiply (not divide) so NumPy and XLA agree bit for bit
-
-
-def _to_float(batch):
-    if batch.dtype == np.uint8:
-        return batch.astype("float32") * _INV_255
-    return batch.astype("float32")
 
 
 def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
@@ -146,7 +140,7 @@ def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
 
     def gather(idx):
         batch = tf.gather(images, idx)
-        return tf.cast(batch, tf.float32) * _INV_255 if x.dtype == np.uint8 else batch
+        return tf.cast(batch, tf.float32) * PIXEL_SCALE if x.dtype == np.uint8 else batch
 
     steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
     ds = (tf.data.Dataset.from_tensors(0).flat_map(epoch_indices)

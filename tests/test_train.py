@@ -63,6 +63,43 @@ def test_dataset_drops_the_partial_batch_and_shuffles_by_seed_and_epoch():
     assert np.rint(ordered[0][:, 0, 0, 0] * 255).astype(int).tolist() == list(range(16))
 
 
+def test_every_pixel_value_scales_to_the_same_float_everywhere():
+    """One pixel scaling: the training pipeline (host, tf.data, device), a compiled step, the
+    chapters' to_float_images, the plots and the evaluator give the same float32 for each of the
+    256 values, bit for bit, and that float is the exact float32 of v * float32(1/255)."""
+    from gvutil import evaluator
+    from gvutil.data import PIXEL_SCALE, binarize, scale_pixels, to_float_images
+
+    values = np.arange(256, dtype=np.uint8)
+    x = np.resize(values, (4, 28, 28, 1))  # every value, 12 times in all
+    reference = (x.astype(np.float32) * np.float32(1.0 / 255.0))
+    np.testing.assert_array_equal(to_float_images(x[..., 0]), reference)
+    assert to_float_images(x).tobytes() == reference.tobytes()
+    assert plot.to_numpy_images(x).tobytes() == reference[..., 0].tobytes()
+    assert evaluator.as_evaluator_images(x).tobytes() == reference.tobytes()
+    # not the same as a division: the single home matters (the two differ for many values)
+    assert np.count_nonzero(values.astype(np.float32) / np.float32(255) != scale_pixels(values)) > 50
+    batches = epoch_batches(train.dataset(x, 4, shuffle=False))
+    assert keras.ops.convert_to_numpy(batches[0]).tobytes() == reference.tobytes()
+    if BACKEND == "jax":
+        import jax
+
+        batch = epoch_batches(train.dataset(x, 4, shuffle=False, on_device=True))[0][0]
+        assert np.asarray(batch).tobytes() == reference.tobytes()
+        compiled = jax.jit(lambda u: u.astype("float32") / 255.0)(x)  # what XLA makes of a division
+        assert np.asarray(compiled).tobytes() == reference.tobytes()
+    else:
+        import tensorflow as tf
+
+        compiled = tf.function(lambda u: tf.cast(u, tf.float32) / 255.0, jit_compile=True)(x)
+        assert compiled.numpy().tobytes() == reference.tobytes()
+    # binarize thresholds the same probabilities
+    rng = np.random.default_rng(0)
+    u = rng.random(x.shape, dtype=np.float32)
+    np.testing.assert_array_equal(binarize(x, seed=0), (u < reference).astype(np.float32))
+    assert PIXEL_SCALE.dtype == np.float32
+
+
 # --------------------------------------------------------------------------- resuming
 class Interrupt(keras.callbacks.Callback):
     def __init__(self, at_epoch):

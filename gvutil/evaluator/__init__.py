@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gvutil.data import ChecksumError
+from gvutil.data import ChecksumError, scale_pixels
 
 __all__ = [
     "EVALUATOR_DIR",
@@ -110,7 +110,7 @@ def as_evaluator_images(images, name: str = "images", min_count: int = 1) -> np.
             f"received {x.shape[0]}."
         )
     if x.dtype == np.uint8:
-        x = x.astype("float32") / 255.0
+        x = scale_pixels(x)
     elif x.dtype == np.bool_:
         x = x.astype("float32")
     elif np.issubdtype(x.dtype, np.floating):

@@ -67,7 +67,7 @@ def check_images(x, image_shape, who):
     if "float" not in dtype:
         raise ValueError(
             f"{who} expects float images with values in [0, 1]; received dtype {dtype} "
-            "(convert uint8 pixels with x.astype('float32') / 255)."
+            "(convert uint8 pixels with gvutil.data.to_float_images(x))."
         )
 
 
