@@ -1,0 +1,48 @@
+"""The full profile's code on a CPU: chapter 4 executed top to bottom with ``GVUTIL_PROFILE=tiny``.
+
+A reader with a GPU (Colab) gets the full profile: every ``train.pick(cpu=..., full=...)`` takes its
+``full`` value and every ``if train.profile() == "cpu"`` its other branch, code that the stored
+CPU-profile outputs never execute. The "tiny" profile runs exactly that code with every integer of
+``pick`` divided by 100 (30,000 steps -> 300, 100 epochs -> 1), so this test fails on any error a GPU
+user would hit. It runs on the TensorFlow backend, Colab's default; the full profile on JAX ran on a
+GPU (benchmarks/README.md, "GPU run").
+"""
+
+from pathlib import Path
+
+import keras
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[1]
+PAGES = ["04_gan_code", "04_gan_recipe", "04_vae_code", "04_vae_latent2d"]
+
+
+def outputs_text(nb):
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="run once, on Colab's default backend (make unit-tf)")
+@pytest.mark.parametrize("page", PAGES)
+def test_chapter_4_runs_the_full_profile_at_tiny_sizes(page, monkeypatch):
+    monkeypatch.setenv("GVUTIL_PROFILE", "tiny")
+    monkeypatch.delenv("GVUTIL_EXPORT", raising=False)  # never overwrite the shipped checkpoints
+    nb = nbformat.read(REPO / "book" / f"{page}.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.outputs = [] if cell.cell_type == "code" else cell.get("outputs")
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(REPO / "book")}},
+                            extra_arguments=["--IPKernelApp.capture_fd_output=False"])
+    client.execute()  # the kernel inherits the environment; raises on any cell's error
+    text = outputs_text(nb)
+    assert "tiny" in text, "the page should print the profile it ran with"
+    if page in ("04_gan_code", "04_gan_recipe"):
+        assert "trained 300 steps" in text  # 30,000 steps of the full profile / 100
+    if page == "04_gan_recipe":
+        assert "no DCGAN is trained" not in text and text.count("trained 300 steps") == 2
