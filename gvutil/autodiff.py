@@ -25,7 +25,15 @@ them is compiled: variables created inside a traced function are not tracked.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+    Tensor = Any  # a NumPy array or a backend tensor (tf.Tensor, jax.Array, torch.Tensor)
 
 __all__ = ["enable_float64", "jit", "state_of", "value_and_grad"]
 
@@ -41,7 +49,7 @@ class _RecordingScope(keras.StatelessScope):
     the innermost value; :func:`value_and_grad` hands the recorded updates to the outer scope.
     """
 
-    def __init__(self, mapping):
+    def __init__(self, mapping: list[tuple[keras.Variable, Tensor]]) -> None:
         # Keras exposes keras.StatelessScope but no public way to read the active one.
         from keras.src.backend.common.stateless_scope import get_stateless_scope
 
@@ -53,7 +61,7 @@ class _RecordingScope(keras.StatelessScope):
                 self.state_mapping.setdefault(key, value)
         self.assigned = {}
 
-    def add_update(self, update):
+    def add_update(self, update: tuple[keras.Variable, Tensor]) -> None:
         variable, _ = update
         self.assigned[id(variable)] = variable
         super().add_update(update)
@@ -67,7 +75,8 @@ def _split_aux(out, has_aux):
     return out[0], out[1]
 
 
-def value_and_grad(fn, variables, has_aux: bool = False):
+def value_and_grad(fn: Callable[[], Any], variables: Iterable[keras.Variable],
+                   has_aux: bool = False) -> tuple[Any, list[Tensor]]:
     """Evaluate ``fn()`` and its gradients with respect to ``variables``.
 
     Args:
@@ -134,7 +143,7 @@ def enable_float64() -> None:
         jax.config.update("jax_enable_x64", True)
 
 
-def jit(step, variables):
+def jit(step: Callable[..., Any], variables: Iterable[keras.Variable]) -> Callable[..., Any]:
     """Compile ``step(*args)``, a function that reads and assigns the Keras ``variables``.
 
     ``variables`` must list every variable the step reads or assigns (model weights, optimizer
@@ -178,7 +187,7 @@ def jit(step, variables):
     return run
 
 
-def state_of(*objects):
+def state_of(*objects: Any) -> list[keras.Variable]:
     """All variables of Keras layers, models, optimizers and seed generators, without duplicates.
 
     Use it to list what a compiled step touches: ``jit(step, state_of(model, optimizer, seed))``.

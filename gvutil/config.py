@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import TYPE_CHECKING
 
 import keras
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 __all__ = ["PROFILES", "TINY_DIVISOR", "accelerator", "profile", "pick", "set_precision",
            "compile_defaults", "split_cpu", "data_parallel"]
@@ -66,7 +73,7 @@ def _shrink(value):
     return value
 
 
-def pick(cpu, full):
+def pick(cpu: T, full: T) -> T:
     """``cpu`` under the "cpu" profile, ``full`` under "full" (e.g. ``epochs=pick(cpu=2, full=50)``).
 
     Under "tiny" it is ``full`` with each integer (also inside a tuple) divided by
@@ -186,7 +193,7 @@ def split_cpu(n: int = 2) -> int:
 
 
 @contextlib.contextmanager
-def data_parallel(devices=None):
+def data_parallel(devices: Sequence[str] | None = None) -> Iterator[Any]:
     """Context for data-parallel training: build, compile and ``fit`` inside it.
 
     The model is replicated on every device and each batch is split between them

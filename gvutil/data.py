@@ -22,8 +22,17 @@ import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from numpy.typing import ArrayLike
+
+    Tensor = Any  # a NumPy array or a backend tensor (tf.Tensor, jax.Array)
 
 __all__ = [
     "MNIST_FILES",
@@ -163,7 +172,8 @@ def _mnist_file(name: str, download: bool, mirrors, timeout: float) -> bytes:
     return _read_verified(dest)
 
 
-def load_mnist(download: bool = True, mirrors=None, timeout: float = 30.0):
+def load_mnist(download: bool = True, mirrors: Sequence[str] | None = None,
+               timeout: float = 30.0) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays.
 
     The same contract as ``keras.datasets.mnist.load_data()``: images (60000, 28, 28) and
@@ -194,7 +204,7 @@ def load_mnist(download: bool = True, mirrors=None, timeout: float = 30.0):
 PIXEL_SCALE = np.float32(1.0 / 255.0)
 
 
-def scale_pixels(x):
+def scale_pixels(x: Tensor) -> Tensor:
     """uint8 pixels 0..255 -> float32 in [0, 1], as ``x * float32(1/255)``; float input -> float32.
 
     Works on NumPy and JAX arrays alike (the pipeline of ``gvutil.train.dataset`` calls it on the
@@ -205,7 +215,7 @@ def scale_pixels(x):
     return x.astype("float32")
 
 
-def to_float_images(x, channel_axis: bool = True) -> np.ndarray:
+def to_float_images(x: ArrayLike, channel_axis: bool = True) -> np.ndarray:
     """uint8 images (n,28,28) -> float32 in [0,1] (:func:`scale_pixels`), with a trailing channel
     axis by default."""
     x = scale_pixels(np.asarray(x))
@@ -214,7 +224,7 @@ def to_float_images(x, channel_axis: bool = True) -> np.ndarray:
     return x
 
 
-def binarize(x, seed: int | None = 0) -> np.ndarray:
+def binarize(x: ArrayLike, seed: int | None = 0) -> np.ndarray:
     """Dynamic binarisation: each pixel becomes 1 with probability equal to its intensity.
 
     ``x`` is uint8 or float in [0,1]; returns float32 of 0s and 1s, the same shape. This is
@@ -249,7 +259,8 @@ def _mixture(means, stds, weights):
     return means, stds, w / w.sum()
 
 
-def gaussian_mixture(n: int, means, stds, weights=None, seed: int = 0) -> np.ndarray:
+def gaussian_mixture(n: int, means: ArrayLike, stds: ArrayLike, weights: ArrayLike | None = None,
+                     seed: int = 0) -> np.ndarray:
     """Sample ``n`` points from a mixture of Gaussians (1-D or D-D), seeded.
 
     Args:
@@ -266,7 +277,8 @@ def gaussian_mixture(n: int, means, stds, weights=None, seed: int = 0) -> np.nda
     return (means[comp] + stds[comp] * rng.standard_normal((n, d))).astype("float32")
 
 
-def gaussian_mixture_density(x, means, stds, weights=None) -> np.ndarray:
+def gaussian_mixture_density(x: ArrayLike, means: ArrayLike, stds: ArrayLike,
+                             weights: ArrayLike | None = None) -> np.ndarray:
     """Density of the 1-D or D-D diagonal Gaussian mixture at points ``x`` (shape (n,) or (n,d))."""
     means, stds, w = _mixture(means, stds, weights)
     x = np.asarray(x, dtype="float64").reshape(-1, means.shape[1])
@@ -275,7 +287,8 @@ def gaussian_mixture_density(x, means, stds, weights=None) -> np.ndarray:
     return comp @ w
 
 
-def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05, seed: int = 0):
+def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05,
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The classic mode-collapse benchmark: ``modes`` Gaussians evenly spaced on a circle.
 
     Returns ``(points, means)``: float32 (n, 2) samples and the (modes, 2) centres.
@@ -285,7 +298,7 @@ def ring_of_gaussians(n: int, modes: int = 8, radius: float = 2.0, std: float = 
     return gaussian_mixture(n, means, std, seed=seed), means.astype("float32")
 
 
-def check_pixel_values(x, who: str, images: bool = True) -> None:
+def check_pixel_values(x: ArrayLike, who: str, images: bool = True) -> None:
     """Raise a ValueError unless the float array ``x`` is finite and, if ``images``, in [0, 1].
 
     Checked once, on the host, before training starts: images in [0, 255] or with NaN pixels

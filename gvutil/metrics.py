@@ -20,8 +20,17 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from os import PathLike
+    from typing import Any
+
+    from numpy.typing import ArrayLike
+
+    from gvutil.evaluator import MNISTEvaluator
 
 __all__ = [
     "classifier_fid",
@@ -60,8 +69,8 @@ def mnist_test_binarized(n: int | None = None, seed: int = 0) -> np.ndarray:
     return to_float_images(x)
 
 
-def iwae_log_likelihood(vae, x, k: int = 5000, batch_size: int = 10_000, seed: int = 0,
-                        return_elbo: bool = False):
+def iwae_log_likelihood(vae: Any, x: ArrayLike, k: int = 5000, batch_size: int = 10_000, seed: int = 0,
+                        return_elbo: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Importance-weighted estimate of log p(x) for each image, in nats.
 
     With ``k`` samples z_1..z_k ~ q(z|x) from the encoder,
@@ -183,7 +192,7 @@ def iwae_log_likelihood(vae, x, k: int = 5000, batch_size: int = 10_000, seed: i
     return (iwae_out, elbo_out) if return_elbo else iwae_out
 
 
-def elbo(vae, x, k: int = 1, batch_size: int = 10_000, seed: int = 0) -> np.ndarray:
+def elbo(vae: Any, x: ArrayLike, k: int = 1, batch_size: int = 10_000, seed: int = 0) -> np.ndarray:
     """Per-image ELBO in nats, averaged over ``k`` samples of q(z|x) (k = 1: one sample)."""
     return iwae_log_likelihood(vae, x, k=k, batch_size=batch_size, seed=seed, return_elbo=True)[1]
 
@@ -193,7 +202,7 @@ def elbo(vae, x, k: int = 1, batch_size: int = 10_000, seed: int = 0) -> np.ndar
 _EVALUATORS: dict = {}
 
 
-def get_evaluator(path=None):
+def get_evaluator(path: str | PathLike[str] | None = None) -> MNISTEvaluator:
     """The checksum-verified MNIST evaluator, loaded once per process (and backend, and path)."""
     import keras
 
@@ -205,7 +214,7 @@ def get_evaluator(path=None):
     return _EVALUATORS[key]
 
 
-def evaluator_features(images, batch_size: int = 500) -> np.ndarray:
+def evaluator_features(images: ArrayLike, batch_size: int = 500) -> np.ndarray:
     """The evaluator's 128 penultimate features of each image: float32 (n, 128).
 
     ``images``: (n,28,28) or (n,28,28,1), ``uint8`` in 0..255 or float in [0, 1].
@@ -215,14 +224,14 @@ def evaluator_features(images, batch_size: int = 500) -> np.ndarray:
     return get_evaluator().features(as_evaluator_images(images), batch_size=batch_size)
 
 
-def evaluator_probabilities(images, batch_size: int = 500) -> np.ndarray:
+def evaluator_probabilities(images: ArrayLike, batch_size: int = 500) -> np.ndarray:
     """The evaluator's class probabilities p(y|x): float64 (n, 10). Rows sum to one."""
     from gvutil.evaluator import as_evaluator_images
 
     return get_evaluator().probabilities(as_evaluator_images(images), batch_size=batch_size)
 
 
-def feature_statistics(images, batch_size: int = 500):
+def feature_statistics(images: ArrayLike, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """Mean (128,) and covariance (128,128), float64, of the evaluator features of ``images``.
 
     Compute these once for a fixed reference set (e.g. the test set) and pass them to
@@ -234,13 +243,13 @@ def feature_statistics(images, batch_size: int = 500):
     return gaussian_statistics(evaluator_features(x, batch_size=batch_size))
 
 
-def gaussian_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_statistics(features: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance, float64, of a (n, d) feature array: the Gaussian FID fits to it."""
     f = np.asarray(features, "float64")
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
     """Fréchet (2-Wasserstein) distance² between N(mu1, sigma1) and N(mu2, sigma2).
 
         d² = |mu1 - mu2|² + tr(sigma1) + tr(sigma2) - 2 tr((sigma1 sigma2)^(1/2))
@@ -267,7 +276,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     return max(d2, 0.0)
 
 
-def classifier_fid(images_a, images_b, batch_size: int = 500) -> float:
+def classifier_fid(images_a: ArrayLike, images_b: ArrayLike, batch_size: int = 500) -> float:
     """Classifier FID: the Fréchet distance between evaluator features of two image sets.
 
     The MNIST analogue of FID (Heusel et al., 2017), with the book's evaluator's 128-wide
@@ -298,7 +307,7 @@ def classifier_fid(images_a, images_b, batch_size: int = 500) -> float:
     return frechet_distance(mu_a, s_a, mu_b, s_b)
 
 
-def classifier_score(images, batch_size: int = 500) -> float:
+def classifier_score(images: ArrayLike, batch_size: int = 500) -> float:
     """Classifier score exp(E_x KL(p(y|x) ‖ p(y))), the MNIST analogue of the Inception score.
 
     p(y|x) is the evaluator's class distribution for one image and p(y) its average over the
@@ -318,7 +327,8 @@ def classifier_score(images, batch_size: int = 500) -> float:
     return float(np.exp(kl.mean()))
 
 
-def sample_quality(images, reference, n_fid: int = 2000, batch_size: int = 500) -> dict:
+def sample_quality(images: ArrayLike, reference: ArrayLike, n_fid: int = 2000,
+                   batch_size: int = 500) -> dict:
     """The book's three numbers for a set of generated digits, from one pass of the evaluator.
 
     * ``score``: :func:`classifier_score` of all ``images``;
@@ -352,7 +362,7 @@ def sample_quality(images, reference, n_fid: int = 2000, batch_size: int = 500) 
             "classes_5pct": int((shares >= 0.05).sum()), "n": len(x)}
 
 
-def report_sample_quality(name: str, images, reference, n_fid: int = 2000) -> dict:
+def report_sample_quality(name: str, images: ArrayLike, reference: ArrayLike, n_fid: int = 2000) -> dict:
     """:func:`sample_quality`, printed as two rounded lines (for notebooks), and returned.
 
     >>> q = report_sample_quality("this run", samples, x_test[:2000])   # doctest: +SKIP

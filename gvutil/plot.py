@@ -7,16 +7,24 @@ cell shows it once (as its last expression) and tests can inspect it.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from gvutil.data import scale_pixels
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from os import PathLike
+
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
 __all__ = ["image_grid", "loss_curves", "to_numpy_images", "SampleGrid"]
 
 
-def to_numpy_images(images) -> np.ndarray:
+def to_numpy_images(images: ArrayLike) -> np.ndarray:
     """Convert a batch of images (tensor or array; (n,28,28) or (n,28,28,1)) to float (n,h,w) in [0,1]."""
     try:
         import keras
@@ -37,7 +45,8 @@ def to_numpy_images(images) -> np.ndarray:
     return scale_pixels(images)
 
 
-def image_grid(images, ncols: int = 8, titles=None, size: float = 0.9, title: str | None = None):
+def image_grid(images: ArrayLike, ncols: int = 8, titles: Sequence[object] | None = None, size: float = 0.9,
+               title: str | None = None) -> Figure:
     """Show up to ``len(images)`` grey-scale images in a grid; returns the figure.
 
     Args:
@@ -68,7 +77,8 @@ def image_grid(images, ncols: int = 8, titles=None, size: float = 0.9, title: st
     return fig
 
 
-def loss_curves(history, keys=None, title: str | None = None):
+def loss_curves(history: keras.callbacks.History | Mapping[str, Sequence[float]],
+                keys: Iterable[str] | None = None, title: str | None = None) -> Figure:
     """Plot per-epoch metrics from a Keras ``History`` (or its ``.history`` dict); returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -111,19 +121,20 @@ class SampleGrid(keras.callbacks.Callback):
         directory: if given, also save ``epoch_XXX.png`` there.
     """
 
-    def __init__(self, every=1, n=16, ncols=8, seed=0, size=0.6, show=True, directory=None):
+    def __init__(self, every: int = 1, n: int = 16, ncols: int = 8, seed: int = 0, size: float = 0.6,
+                 show: bool = True, directory: str | PathLike[str] | None = None) -> None:
         super().__init__()
         self.every, self.n, self.ncols, self.seed, self.size = every, n, ncols, seed, size
         self.show, self.directory = show, directory
         self.frames, self.figures = [], []
 
-    def draw(self):
+    def draw(self) -> np.ndarray:
         """The current ``n`` images for the fixed seed (``model.sample(n, seed)``)."""
         if not hasattr(self.model, "sample"):
             raise TypeError("SampleGrid needs a model with sample(n, seed), e.g. a gvutil GAN or VAE")
         return self.model.sample(self.n, seed=self.seed)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         last = epoch + 1 == self.params.get("epochs")
         if (epoch + 1) % self.every and not last:
             return

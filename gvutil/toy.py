@@ -10,8 +10,12 @@ the usual way of counting modes on the ring-of-Gaussians benchmark (e.g. Metz et
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["ModeCoverage", "mode_coverage"]
 
@@ -37,7 +41,7 @@ class ModeCoverage:
                 f"{self.high_quality:.0%} of samples near a mode")
 
 
-def mode_coverage(samples, centres, std: float, k: float = 3.0,
+def mode_coverage(samples: ArrayLike, centres: ArrayLike, std: float, k: float = 3.0,
                   min_fraction: float = 0.01) -> ModeCoverage:
     """Count the modes of a Gaussian mixture that ``samples`` cover.
 

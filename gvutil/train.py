@@ -14,6 +14,7 @@ A chapter trains like this (stored outputs stay stable: one rounded line per epo
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import keras
@@ -22,6 +23,13 @@ from gvutil import data
 from gvutil.data import PIXEL_SCALE, scale_pixels
 from gvutil.config import (PROFILES, TINY_DIVISOR, accelerator, compile_defaults,  # noqa: F401
                             data_parallel, pick, profile, set_precision, split_cpu)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from os import PathLike
+
+    import tensorflow as tf
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "PROFILES", "accelerator", "profile", "pick", "set_precision", "compile_defaults",
@@ -33,7 +41,8 @@ __all__ = [
 class _ArrayBatches(keras.utils.PyDataset):
     """Shuffled batches of an in-memory array; the order of epoch e depends only on (seed, e)."""
 
-    def __init__(self, x, batch_size, shuffle, seed, drop_remainder, on_device=False):
+    def __init__(self, x: np.ndarray, batch_size: int, shuffle: bool, seed: int, drop_remainder: bool,
+                 on_device: bool = False) -> None:
         super().__init__()
         self.x, self.batch_size, self.shuffle, self.seed = x, batch_size, shuffle, seed
         self.on_device = on_device
@@ -60,16 +69,16 @@ class _ArrayBatches(keras.utils.PyDataset):
     def __len__(self):
         return self._len
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         """Serve epoch ``epoch``'s order next (called by ``resumable`` at each epoch start)."""
         self.epoch = self._next_epoch = int(epoch)
 
-    def on_epoch_begin(self):
+    def on_epoch_begin(self) -> None:
         self._saw_begin = True
         self.epoch = self._next_epoch
         self._next_epoch += 1
 
-    def on_epoch_end(self):
+    def on_epoch_end(self) -> None:
         if not self._saw_begin and self._served:  # Keras without PyDataset.on_epoch_begin
             self.epoch = self._next_epoch = self.epoch + 1
         self._served = False
@@ -96,8 +105,9 @@ class _ArrayBatches(keras.utils.PyDataset):
 
 
 
-def dataset(x, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
-            drop_remainder: bool = True, on_device=None):
+def dataset(x: ArrayLike, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
+            drop_remainder: bool = True,
+            on_device: bool | None = None) -> tf.data.Dataset | keras.utils.PyDataset:
     """Batches of images for ``fit()``: shuffled with a seed, the partial last batch dropped.
 
     ``x``: images, float in [0, 1] or uint8 (scaled to [0, 1] batch by batch); ``(n, h, w)``
@@ -192,7 +202,8 @@ class BinarizedImages(keras.utils.PyDataset):
 
 
 # --------------------------------------------------------------------------- callbacks
-def resumable(directory, save_freq="epoch"):
+def resumable(directory: str | PathLike[str],
+              save_freq: str | int = "epoch") -> keras.callbacks.BackupAndRestore:
     """A callback that makes ``fit()`` resumable: an interrupted run loses at most one epoch.
 
     ``keras.callbacks.BackupAndRestore`` backs up weights, optimizer states (both of a GAN's)
@@ -212,11 +223,11 @@ class EpochLog(keras.callbacks.Callback):
     fixed decimals. ``keys`` selects and orders metrics (default: all, as logged).
     """
 
-    def __init__(self, every=1, digits=3, keys=None):
+    def __init__(self, every: int = 1, digits: int = 3, keys: Sequence[str] | None = None) -> None:
         super().__init__()
         self.every, self.digits, self.keys = every, digits, keys
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         total = self.params.get("epochs")
         if (epoch + 1) % self.every and epoch + 1 != total:
             return
@@ -240,7 +251,7 @@ class StopOnNaN(keras.callbacks.Callback):
     Attributes after a stop: ``message``, ``stopped_epoch`` (1-based).
     """
 
-    def __init__(self, raise_error=False, check_batches=False):
+    def __init__(self, raise_error: bool = False, check_batches: bool = False) -> None:
         super().__init__()
         self.raise_error, self.check_batches = raise_error, check_batches
         self.message, self.stopped_epoch = None, None
@@ -250,7 +261,7 @@ class StopOnNaN(keras.callbacks.Callback):
         # per-batch check there is nothing to wait for.
         self.async_safe = not check_batches
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = epoch
 
     def _check(self, logs, where):
@@ -269,11 +280,11 @@ class StopOnNaN(keras.callbacks.Callback):
                 return True
         return False
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.check_batches and self.message is None:
             self._check(logs, f", batch {batch + 1}")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.message is None:
             self._epoch = epoch
             self._check(logs, "")
@@ -292,7 +303,7 @@ class StopAfter(keras.callbacks.Callback):
     starting the next (no asynchronous dispatch), which costs a few per cent of a CPU run.
     """
 
-    def __init__(self, steps):
+    def __init__(self, steps: int) -> None:
         super().__init__()
         if int(steps) != steps or steps < 1:
             raise ValueError(f"steps must be a positive integer; received {steps!r}")
@@ -300,13 +311,13 @@ class StopAfter(keras.callbacks.Callback):
         self.steps_done = 0
         self._before_epoch = 0
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self.steps_done = self._before_epoch = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._before_epoch = self.steps_done
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         # batch: the index in the epoch of the first step this call runs; it runs
         # steps_per_execution steps (fewer at the end of an epoch, which fit does not run past).
         per_call = int(getattr(self.model, "steps_per_execution", 1) or 1)
@@ -314,7 +325,7 @@ class StopAfter(keras.callbacks.Callback):
         if self.steps_done >= self.steps:
             self.model.stop_training = True  # checked by fit after this step
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.steps_done = min(self.steps_done, self._before_epoch + self._epoch_steps())
 
     def _epoch_steps(self):
@@ -322,7 +333,9 @@ class StopAfter(keras.callbacks.Callback):
         return steps if steps else self.steps_done - self._before_epoch
 
 
-def callbacks(log=True, nan=True, samples=False, checkpoint=None, progress=False, every=1):
+def callbacks(log: bool = True, nan: bool = True, samples: bool | keras.callbacks.Callback = False,
+              checkpoint: str | PathLike[str] | None = None, progress: bool = False,
+              every: int = 1) -> list[keras.callbacks.Callback]:
     """The usual list: ``EpochLog``, ``StopOnNaN``, optionally a ``gvutil.plot.SampleGrid``
     (``samples=True`` or a SampleGrid), ``resumable(checkpoint)`` and a progress bar
     (``progress=True``: ``tqdm.keras.TqdmCallback``, one bar over the epochs with the logged

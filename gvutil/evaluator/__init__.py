@@ -24,10 +24,17 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gvutil.data import ChecksumError, scale_pixels
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+    import keras
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "EVALUATOR_DIR",
@@ -61,7 +68,7 @@ class EvaluatorChecksumError(ChecksumError):
 
 # ----------------------------------------------------------------------------- the network
 
-def build_evaluator():
+def build_evaluator() -> keras.Model:
     """The evaluator CNN (untrained): (n,28,28,1) float in [0,1] -> 10 logits.
 
     Three 3x3 convolutions (32, 64, 128 channels, batch norm, ReLU, two 2x2 max-pools), then a
@@ -86,7 +93,7 @@ def build_evaluator():
     return keras.Model(inputs, outputs, name="mnist_evaluator")
 
 
-def as_evaluator_images(images, name: str = "images", min_count: int = 1) -> np.ndarray:
+def as_evaluator_images(images: ArrayLike, name: str = "images", min_count: int = 1) -> np.ndarray:
     """Validate a batch of MNIST-like images and return float32 (n,28,28,1) in [0,1].
 
     Accepts a NumPy array or a backend tensor of shape (n,28,28) or (n,28,28,1), either
@@ -134,7 +141,7 @@ def as_evaluator_images(images, name: str = "images", min_count: int = 1) -> np.
 class MNISTEvaluator:
     """A loaded evaluator: batched forward passes returning features and class probabilities."""
 
-    def __init__(self, model, path: Path, sha256: str):
+    def __init__(self, model: keras.Model, path: Path, sha256: str) -> None:
         import keras
 
         self.model = model
@@ -143,7 +150,7 @@ class MNISTEvaluator:
         self.backend = keras.backend.backend()
         self._both = keras.Model(model.inputs, [model.get_layer("features").output, model.outputs[0]])
 
-    def outputs(self, images, batch_size: int = 500):
+    def outputs(self, images: ArrayLike, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
         """(features (n,128), logits (n,10)) as float32 NumPy arrays.
 
         Every forward batch has the same size (the last one is zero-padded), so JAX compiles
@@ -164,20 +171,20 @@ class MNISTEvaluator:
             logits.append(np.asarray(lg, "float32"))
         return np.concatenate(feats)[:n], np.concatenate(logits)[:n]
 
-    def features(self, images, batch_size: int = 500) -> np.ndarray:
+    def features(self, images: ArrayLike, batch_size: int = 500) -> np.ndarray:
         return self.outputs(images, batch_size)[0]
 
-    def logits(self, images, batch_size: int = 500) -> np.ndarray:
+    def logits(self, images: ArrayLike, batch_size: int = 500) -> np.ndarray:
         return self.outputs(images, batch_size)[1]
 
-    def probabilities(self, images, batch_size: int = 500) -> np.ndarray:
+    def probabilities(self, images: ArrayLike, batch_size: int = 500) -> np.ndarray:
         return softmax(self.logits(images, batch_size))
 
-    def predict_labels(self, images, batch_size: int = 500) -> np.ndarray:
+    def predict_labels(self, images: ArrayLike, batch_size: int = 500) -> np.ndarray:
         return np.argmax(self.logits(images, batch_size), axis=1)
 
 
-def softmax(logits) -> np.ndarray:
+def softmax(logits: ArrayLike) -> np.ndarray:
     z = np.asarray(logits, "float64")
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -186,7 +193,7 @@ def softmax(logits) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- loading
 
-def sha256_file(path) -> str:
+def sha256_file(path: str | PathLike[str]) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -194,7 +201,7 @@ def sha256_file(path) -> str:
     return h.hexdigest()
 
 
-def read_record(path=None) -> dict:
+def read_record(path: str | PathLike[str] | None = None) -> dict:
     """The training record (``mnist_cnn.json``) as a dict."""
     path = Path(path) if path is not None else RECORD_JSON
     if not path.exists():
@@ -205,7 +212,7 @@ def read_record(path=None) -> dict:
         return json.load(f)
 
 
-def load_evaluator(path=None, sha256: str | None = None) -> MNISTEvaluator:
+def load_evaluator(path: str | PathLike[str] | None = None, sha256: str | None = None) -> MNISTEvaluator:
     """Build the evaluator and load its weights after checking their SHA-256.
 
     Args:
@@ -247,7 +254,7 @@ class EvaluatorMismatch(ValueError):
     """The evaluator on this machine does not reproduce its record (see :func:`verify`)."""
 
 
-def verify(path=None, sha256: str | None = None, verbose: bool = True) -> dict:
+def verify(path: str | PathLike[str] | None = None, sha256: str | None = None, verbose: bool = True) -> dict:
     """Check the checksum, recompute the test accuracy and compare with the recorded outputs.
 
     Raises:

@@ -13,11 +13,16 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gvutil.evaluator import (EVALUATOR_DIR, FEATURE_DIM, N_REFERENCE, RECORD_JSON, RECORD_MD,
                               WEIGHTS_PATH, MNISTEvaluator, build_evaluator, sha256_file, verify)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from os import PathLike
 
 __all__ = ["DEFAULT_TRAIN", "train", "main"]
 
@@ -70,8 +75,8 @@ def _without_optimizer(model):
     return clean
 
 
-def train(out_dir=None, seed: int = DEFAULT_TRAIN["seed"], epochs: int = DEFAULT_TRAIN["epochs"],
-          batch_size: int = DEFAULT_TRAIN["batch_size"],
+def train(out_dir: str | PathLike[str] | None = None, seed: int = DEFAULT_TRAIN["seed"],
+          epochs: int = DEFAULT_TRAIN["epochs"], batch_size: int = DEFAULT_TRAIN["batch_size"],
           learning_rate: float = DEFAULT_TRAIN["learning_rate"],
           max_shift: int = DEFAULT_TRAIN["max_shift"], command: str | None = None,
           n_train: int | None = None, verbose: int = 2) -> dict:
@@ -245,7 +250,7 @@ TensorFlow and on JAX the loaded network reproduces them to about 1e-5.
 """
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m gvutil.evaluator", description="Train or verify the book's MNIST evaluator.")

@@ -10,7 +10,7 @@ Every builder returns a compiled model ready for ``fit(x)`` with ``x`` float ima
 
 from __future__ import annotations
 
-from typing import Literal, Sequence, Union
+from typing import TYPE_CHECKING, Literal, Sequence, Union
 
 import keras
 from keras import layers
@@ -19,6 +19,11 @@ from gvutil.config import compile_defaults
 
 from .gan import GAN
 from .vae import VAE
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from keras.optimizers import Optimizer
 
 __all__ = ["GAN", "VAE", "IMAGE_SHAPE", "make_gan", "make_vae", "generator_output",
            "discriminator_input",
@@ -42,7 +47,7 @@ def _sizes(hidden, default_depth=2):
 GENERATOR_OUTPUTS = ("tanh", "sigmoid")
 
 
-def generator_output(h, output: GeneratorOutput = "tanh"):
+def generator_output(h: keras.KerasTensor, output: GeneratorOutput = "tanh") -> keras.KerasTensor:
     """The generator's last activation, always giving images in [0, 1].
 
     ``"tanh"``: the network works in [-1, 1] (tanh) and a fixed ``Rescaling`` layer maps that to
@@ -59,7 +64,7 @@ def generator_output(h, output: GeneratorOutput = "tanh"):
     raise ValueError(f"output must be one of {GENERATOR_OUTPUTS}; received {output!r}")
 
 
-def discriminator_input(x, signed: bool = True):
+def discriminator_input(x: keras.KerasTensor, signed: bool = True) -> keras.KerasTensor:
     """A discriminator's first layer: images in [0, 1], mapped to [-1, 1] when ``signed``
     (the range a tanh generator works in; zero-centred inputs also train faster)."""
     return layers.Rescaling(2.0, offset=-1.0, name="to_signed_range")(x) if signed else x
@@ -131,7 +136,8 @@ def make_gan(kind: Literal["dcgan", "mlp"] = "dcgan", latent_dim: int = 100, *, 
              filters: int = 32, kernel: int = 5, dropout: float = 0.0, output: GeneratorOutput = "tanh",
              batchnorm: bool = False, loss: Literal["non_saturating", "minimax"] = "non_saturating",
              label_smoothing: float = 0.0, seed: int | None = None, learning_rate: float = 2e-4,
-             d_optimizer=None, g_optimizer=None, **compile_kwargs) -> GAN:
+             d_optimizer: Optimizer | str | None = None, g_optimizer: Optimizer | str | None = None,
+             **compile_kwargs: Any) -> GAN:
     """A compiled ``GAN`` for 28x28x1 images in [0, 1].
 
     Args:
@@ -233,7 +239,8 @@ def conv_decoder(latent_dim: int = 2, filters: int = 32, likelihood: Likelihood 
 
 def make_vae(kind: Literal["mlp", "conv"] = "mlp", latent_dim: int | None = None, *, hidden: Widths = 512,
              filters: int = 32, likelihood: Likelihood = "bernoulli", beta: float = 1.0,
-             sigma: float | None = None, seed: int | None = None, optimizer=None, **compile_kwargs) -> VAE:
+             sigma: float | None = None, seed: int | None = None, optimizer: Optimizer | str | None = None,
+             **compile_kwargs: Any) -> VAE:
     """A compiled ``VAE`` for 28x28x1 images in [0, 1].
 
     Args:

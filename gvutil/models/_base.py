@@ -7,12 +7,22 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 from keras import ops
 
 from gvutil.data import check_pixel_values
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
+
+    from keras.callbacks import Callback, CallbackList
+
+    Tensor = Any  # a NumPy array or a backend tensor (tf.Tensor, jax.Array)
+    Callbacks = Sequence[Callback] | CallbackList | None
 
 
 def _seed_states(model):
@@ -37,7 +47,7 @@ def _load_own_and_rng(model, store):
             v.assign(store[f"rng_{i}"])
 
 
-def normal(shape, seed_generator):
+def normal(shape: tuple, seed_generator: keras.random.SeedGenerator) -> Tensor:
     """``keras.random.normal(shape, seed=seed_generator)``, distinct on each tf.distribute replica.
 
     Under ``tf.distribute`` every replica would draw the *same* numbers from a shared
@@ -56,7 +66,7 @@ def normal(shape, seed_generator):
     return keras.random.normal(shape, seed=seed_generator)
 
 
-def check_images(x, image_shape, who):
+def check_images(x: Any, image_shape: Sequence[int], who: str) -> None:
     """Raise a ValueError unless ``x`` is a float batch of images of ``image_shape``."""
     shape = x.shape
     shape = () if getattr(shape, "rank", 0) is None else tuple(shape)  # TensorShape of unknown rank
@@ -74,15 +84,15 @@ def check_images(x, image_shape, who):
 class _DataEpoch(keras.callbacks.Callback):
     """Tell a ``gvutil.train.dataset()`` which epoch starts, so its order is that epoch's."""
 
-    def __init__(self, data):
+    def __init__(self, data: Any) -> None:
         super().__init__()
         self.data = data
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.data.set_epoch(epoch)
 
 
-def check_fit_data(x, image_shape, who):
+def check_fit_data(x: Any, image_shape: Sequence[int], who: str) -> None:
     """Check arrays and datasets before ``fit`` starts (a failure inside the first JAX step would
     leave the model's variables detached)."""
     if getattr(x, "set_epoch", None) is not None and hasattr(x, "x"):  # gvutil dataset (PyDataset)
@@ -103,7 +113,7 @@ def check_fit_data(x, image_shape, who):
             check_pixel_values(x, who, images=len(image_shape) == 3)
 
 
-def fit_args(x, callbacks, kwargs):
+def fit_args(x: Any, callbacks: Callbacks, kwargs: dict[str, Any]) -> tuple[Callbacks, dict[str, Any]]:
     """Callbacks and kwargs for ``fit`` on data that shuffles itself (has ``set_epoch``).
 
     Such data visits epoch e in an order fixed by (seed, e): ``fit`` tells it each epoch's
@@ -132,7 +142,7 @@ def replicas() -> int:
     return 1
 
 
-def stateful_step(step):
+def stateful_step(step: Callable[..., Any]) -> Callable[..., Any]:
     """Run a ``train_step``/``test_step`` written as plain stateful Keras code on JAX as well.
 
     On TensorFlow, Keras calls ``step(data)`` inside a ``tf.function``: the step reads variables,
@@ -166,7 +176,8 @@ def stateful_step(step):
     return wrapper
 
 
-def apply_gradients(optimizer, grads, variables) -> None:
+def apply_gradients(optimizer: keras.optimizers.Optimizer, grads: Sequence[Tensor],
+                    variables: Iterable[keras.Variable]) -> None:
     """``optimizer.apply(grads, variables)``, also inside :func:`stateful_step` on JAX.
 
     There it goes through ``optimizer.stateless_apply`` (what Keras' own JAX trainer calls): a
@@ -209,7 +220,7 @@ class ImageModel(keras.Model):
         self.built = True
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[keras.metrics.Metric]:
         return list(self.trackers)
 
     def _track(self, *values):
@@ -218,24 +229,24 @@ class ImageModel(keras.Model):
             tracker.update_state(value)
         return {m.name: m.result() for m in self.metrics}
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({name: keras.saving.serialize_keras_object(getattr(self, name)) for name in self._parts})
         config.update({key: getattr(self, attr) for key, attr in self._config_fields.items()})
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> ImageModel:
         config = dict(config)
         for name in cls._parts:
             config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
 
-    def save_own_variables(self, store):
+    def save_own_variables(self, store: dict) -> None:
         super().save_own_variables(store)
         _save_rng(self, store)
 
-    def load_own_variables(self, store):
+    def load_own_variables(self, store: dict) -> None:
         _load_own_and_rng(self, store)
 
     def _images(self, data):
@@ -243,7 +254,7 @@ class ImageModel(keras.Model):
         check_images(x, self.image_shape, type(self).__name__)
         return x
 
-    def sample(self, n, seed=None, batch_size=1000):
+    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000) -> np.ndarray:
         """``n`` images for ``z ~ N(0, I)``, a NumPy float32 array in [0, 1].
 
         A GAN's generator output; a VAE's mean of p(x|z). With an integer ``seed`` the same noise
@@ -257,7 +268,9 @@ class ImageModel(keras.Model):
         out = [self._images_from_latents(z[i:i + batch_size]) for i in range(0, n, batch_size)]
         return np.concatenate(out).astype("float32")
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: str | int = "auto", callbacks: Callbacks = None,
+            **kwargs: Any) -> keras.callbacks.History:
         """``keras.Model.fit``; data from ``gvutil.train.dataset()`` keeps its seeded order."""
         check_fit_data(x, self.image_shape, type(self).__name__)
         callbacks, kwargs = fit_args(x, callbacks, kwargs)

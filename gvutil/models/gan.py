@@ -20,12 +20,22 @@ are backend-neutral ``keras.ops``, and ``@stateful_step`` adapts it to Keras' JA
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 from keras import ops
 
 from gvutil.autodiff import value_and_grad
 
 from ._base import ImageModel, apply_gradients, normal, replicas, stateful_step
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, Literal
+
+    from keras.optimizers import Optimizer
+
+    Tensor = Any  # a NumPy array or a backend tensor (tf.Tensor, jax.Array)
 
 __all__ = ["GAN"]
 
@@ -40,12 +50,14 @@ class _OptimizerPair(keras.optimizers.Optimizer):
     through ``BackupAndRestore`` and ``.keras`` files). Nothing is ever applied through it.
     """
 
-    def __init__(self, d_optimizer, g_optimizer, name="gan_optimizers"):
+    def __init__(self, d_optimizer: Optimizer, g_optimizer: Optimizer,
+                 name: str = "gan_optimizers") -> None:
         super().__init__(learning_rate=0.0, name=name)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
 
-    def build_pair(self, d_variables, g_variables):
+    def build_pair(self, d_variables: Sequence[keras.Variable],
+                   g_variables: Sequence[keras.Variable]) -> None:
         """Create both optimizers' slots for the discriminator's and the generator's weights."""
         if not self.d_optimizer.built:
             self.d_optimizer.build(d_variables)
@@ -54,28 +66,28 @@ class _OptimizerPair(keras.optimizers.Optimizer):
         self._d_ids = frozenset(id(v) for v in d_variables)
         self.built = True
 
-    def build(self, var_list):
+    def build(self, var_list: Sequence[keras.Variable]) -> None:
         if not self.built:
             raise RuntimeError("GAN optimizers are built by GAN.compile(); compile the GAN first.")
 
     @property
-    def variables(self):
+    def variables(self) -> list[keras.Variable]:
         return list(self.d_optimizer.variables) + list(self.g_optimizer.variables)
 
     @property
-    def iterations(self):
+    def iterations(self) -> keras.Variable:
         return self.g_optimizer.iterations
 
-    def finalize_variable_values(self, var_list):
+    def finalize_variable_values(self, var_list: Sequence[keras.Variable]) -> None:
         d_ids = getattr(self, "_d_ids", frozenset())
         self.d_optimizer.finalize_variable_values([v for v in var_list if id(v) in d_ids])
         self.g_optimizer.finalize_variable_values([v for v in var_list if id(v) not in d_ids])
 
     # The two optimizers save and load their own variables (they are children of the GAN).
-    def save_own_variables(self, store):
+    def save_own_variables(self, store: dict) -> None:
         pass
 
-    def load_own_variables(self, store):
+    def load_own_variables(self, store: dict) -> None:
         pass
 
 
@@ -107,8 +119,9 @@ class GAN(ImageModel):
     _config_fields = {"latent_dim": "latent_dim", "loss": "gan_loss", "label_smoothing": "label_smoothing",
                       "seed": "seed"}
 
-    def __init__(self, generator, discriminator, latent_dim, loss="non_saturating",
-                 label_smoothing=0.0, seed=None, **kwargs):
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
+                 loss: Literal["non_saturating", "minimax"] = "non_saturating",
+                 label_smoothing: float = 0.0, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}; received {loss!r}")
@@ -132,14 +145,15 @@ class GAN(ImageModel):
 
     # ----------------------------------------------------------------- keras plumbing
     @property
-    def d_optimizer(self):
+    def d_optimizer(self) -> Optimizer:
         return self.optimizer.d_optimizer
 
     @property
-    def g_optimizer(self):
+    def g_optimizer(self) -> Optimizer:
         return self.optimizer.g_optimizer
 
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+    def compile(self, d_optimizer: Optimizer | str | None = None, g_optimizer: Optimizer | str | None = None,
+                **kwargs: Any) -> None:
         """Set the two optimizers (default Adam(2e-4, beta_1=0.5) each, as in DCGAN).
 
         Other keyword arguments (``steps_per_execution``, ``jit_compile``, ``run_eagerly``)
@@ -164,7 +178,7 @@ class GAN(ImageModel):
         super().compile(optimizer=pair, auto_scale_loss=False, **kwargs)
         pair.build_pair(self.discriminator.trainable_variables, self.generator.trainable_variables)
 
-    def get_compile_config(self):
+    def get_compile_config(self) -> dict[str, Any] | None:
         if not getattr(self, "compiled", False):
             return None
         return {
@@ -173,18 +187,18 @@ class GAN(ImageModel):
             **getattr(self, "_gvutil_compile", {}),
         }
 
-    def compile_from_config(self, config):
+    def compile_from_config(self, config: dict[str, Any]) -> None:
         config = dict(config)
         d = keras.saving.deserialize_keras_object(config.pop("d_optimizer"))
         g = keras.saving.deserialize_keras_object(config.pop("g_optimizer"))
         self.compile(d_optimizer=d, g_optimizer=g, **config)
 
-    def call(self, z, training=False):
+    def call(self, z: Tensor, training: bool = False) -> Tensor:
         """Generate images from latent vectors ``z`` of shape ``(n, latent_dim)``."""
         return self.generator(z, training=training)
 
     # ----------------------------------------------------------------- the objectives
-    def discriminator_loss(self, real_logits, fake_logits):
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """Mean cross-entropy of D on real (target ``1 - label_smoothing``) plus on fakes (target 0)."""
         real_logits = ops.cast(real_logits, "float32")
         fake_logits = ops.cast(fake_logits, "float32")
@@ -193,7 +207,7 @@ class GAN(ImageModel):
         real = t * ops.softplus(-real_logits) + (1.0 - t) * ops.softplus(real_logits)
         return ops.mean(real) + ops.mean(ops.softplus(fake_logits))
 
-    def generator_loss(self, fake_logits):
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
         """Generator objective from D's logits on fakes (mean over the batch)."""
         fake_logits = ops.cast(fake_logits, "float32")
         if self.gan_loss == "minimax":
@@ -216,7 +230,7 @@ class GAN(ImageModel):
 
     # ----------------------------------------------------------------- train / test steps
     @stateful_step  # the same code on TensorFlow and JAX (see gvutil.models._base.stateful_step)
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict[str, Any]:
         """One batch: a discriminator update, then a generator update against the new discriminator."""
         x = self._images(data)
         n = ops.shape(x)[0]
@@ -242,7 +256,7 @@ class GAN(ImageModel):
         return self._track(d_loss, g_loss, d_real, d_fake)
 
     @stateful_step
-    def test_step(self, data):
+    def test_step(self, data: Any) -> dict[str, Any]:
         """Both losses on a batch, without updates, with noise from the evaluation generator."""
         x = self._images(data)
         d_loss, (d_real, d_fake) = self._d_step_loss(x, training=False)

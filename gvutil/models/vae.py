@@ -22,6 +22,7 @@ All metrics are nats per image (sums over pixels and latent dimensions, means ov
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -30,6 +31,13 @@ from keras import ops
 from gvutil.autodiff import value_and_grad
 
 from ._base import ImageModel, apply_gradients, check_images, normal, replicas, stateful_step
+
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    from keras.optimizers import Optimizer
+
+    Tensor = Any  # a NumPy array or a backend tensor (tf.Tensor, jax.Array)
 
 __all__ = ["VAE"]
 
@@ -55,8 +63,10 @@ class VAE(ImageModel):
     _parts = ("encoder", "decoder")
     _config_fields = {name: name for name in ("likelihood", "beta", "sigma", "sigma_init", "seed")}
 
-    def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, sigma=None,
-                 sigma_init=0.1, seed=None, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model,
+                 likelihood: Literal["bernoulli", "gaussian"] = "bernoulli", beta: float = 1.0,
+                 sigma: float | None = None, sigma_init: float = 0.1, seed: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}; received {likelihood!r}")
@@ -89,7 +99,7 @@ class VAE(ImageModel):
                 initializer=keras.initializers.Constant(math.log(self.sigma_init)))
         self._own_noise_and_metrics(seed, ("reconstruction", "kl", "elbo", "loss"))
 
-    def compile(self, optimizer=None, **kwargs):
+    def compile(self, optimizer: Optimizer | str | None = None, **kwargs: Any) -> None:
         """Set the optimizer (default Adam(1e-3)); other kwargs go to ``keras.Model.compile``."""
         for key in ("loss", "metrics"):
             if kwargs.get(key) is not None:
@@ -102,40 +112,40 @@ class VAE(ImageModel):
         if not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
 
-    def get_compile_config(self):
+    def get_compile_config(self) -> dict[str, Any] | None:
         if not getattr(self, "compiled", False):
             return None
         return {"optimizer": keras.saving.serialize_keras_object(self.optimizer),
                 **getattr(self, "_gvutil_compile", {})}
 
-    def compile_from_config(self, config):
+    def compile_from_config(self, config: dict[str, Any]) -> None:
         config = dict(config)
         self.compile(optimizer=keras.saving.deserialize_keras_object(config.pop("optimizer")), **config)
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
         """Reconstructions (decoded ``z_mean``) as images in [0, 1]."""
         z_mean, _ = self.encoder(x, training=training)
         return self.to_images(self.decoder(z_mean, training=training))
 
     # ----------------------------------------------------------------- the model
-    def encode(self, x):
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(z_mean, z_log_var)`` of q(z|x) for images ``x`` (backend tensors)."""
         check_images(x, self.image_shape, "VAE")
         z_mean, z_log_var = self.encoder(x, training=False)
         return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
 
-    def decode(self, z):
+    def decode(self, z: Tensor) -> Tensor:
         """The decoder's output for latents ``z``: logits (bernoulli) or means (gaussian)."""
         return ops.cast(self.decoder(z, training=False), "float32")
 
-    def to_images(self, decoder_output):
+    def to_images(self, decoder_output: Tensor) -> Tensor:
         """Mean of p(x|z) as images in [0, 1]: sigmoid of logits, or the clipped Gaussian mean."""
         decoder_output = ops.cast(decoder_output, "float32")
         if self.likelihood == "bernoulli":
             return ops.sigmoid(decoder_output)
         return ops.clip(decoder_output, 0.0, 1.0)
 
-    def log_sigma_value(self):
+    def log_sigma_value(self) -> Tensor | None:
         """log of the Gaussian likelihood's sigma (learned or fixed); None for Bernoulli."""
         if self.likelihood != "gaussian":
             return None
@@ -143,7 +153,7 @@ class VAE(ImageModel):
             return ops.cast(self.log_sigma, "float32")
         return ops.convert_to_tensor(math.log(self.sigma), "float32")
 
-    def log_px_given_z(self, x, decoder_output):
+    def log_px_given_z(self, x: Tensor, decoder_output: Tensor) -> Tensor:
         """Per-image log p(x|z) in nats, summed over all pixels; shape ``(n,)``."""
         x = ops.cast(x, "float32")
         out = ops.cast(decoder_output, "float32")
@@ -156,13 +166,14 @@ class VAE(ImageModel):
         return ops.sum(ops.reshape(log_p, (ops.shape(log_p)[0], -1)), axis=1)
 
     @staticmethod
-    def kl_divergence(z_mean, z_log_var):
+    def kl_divergence(z_mean: Tensor, z_log_var: Tensor) -> Tensor:
         """Per-image KL(N(z_mean, exp(z_log_var)) || N(0, I)) in nats; shape ``(n,)``."""
         z_mean = ops.cast(z_mean, "float32")
         z_log_var = ops.cast(z_log_var, "float32")
         return 0.5 * ops.sum(ops.exp(z_log_var) + ops.square(z_mean) - 1.0 - z_log_var, axis=1)
 
-    def reparameterize(self, z_mean, z_log_var, seed=None):
+    def reparameterize(self, z_mean: Tensor, z_log_var: Tensor,
+                       seed: int | keras.random.SeedGenerator | None = None) -> Tensor:
         """A sample z = z_mean + exp(z_log_var / 2) * eps: eps from the model's training noise, or
         from ``seed`` (an int, or a ``keras.random.SeedGenerator`` such as ``eval_seed_generator``)."""
         shape = ops.shape(z_mean)
@@ -186,7 +197,7 @@ class VAE(ImageModel):
 
     # ----------------------------------------------------------------- train / test steps
     @stateful_step  # the same code on TensorFlow and JAX (see gvutil.models._base.stateful_step)
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict[str, Any]:
         """One gradient step on the negative ELBO (reconstruction + beta * KL), averaged over the batch."""
         x = self._images(data)
 
@@ -200,7 +211,7 @@ class VAE(ImageModel):
         return self._track(reconstruction, kl)
 
     @stateful_step
-    def test_step(self, data):
+    def test_step(self, data: Any) -> dict[str, Any]:
         return self._track(*self._elbo_terms(self._images(data), training=False))
 
     # ----------------------------------------------------------------- conveniences
@@ -210,7 +221,7 @@ class VAE(ImageModel):
     def _images_from_latents(self, z):
         return self._images_np(self.decoder.predict_on_batch(z))  # the mean of p(x|z)
 
-    def reconstruct(self, x, batch_size=1000):
+    def reconstruct(self, x: Tensor, batch_size: int = 1000) -> np.ndarray:
         """Reconstructions of ``x`` (decoded ``z_mean``), NumPy images in [0, 1]."""
         import numpy as np
 

@@ -22,10 +22,19 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gvutil.data import ChecksumError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from os import PathLike
+
+    import keras
+
+    from gvutil.models import GAN, VAE
 
 __all__ = ["DIR", "available", "record", "load", "machine", "save_weights", "exporting", "export",
            "CheckpointError"]
@@ -78,7 +87,7 @@ def _build(rec: dict):
     return getattr(models, rec["builder"])(**kwargs)
 
 
-def load(name: str):
+def load(name: str) -> GAN | VAE:
     """The model of checkpoint ``name``, compiled, with its trained weights (float16-rounded).
 
     Raises:
@@ -125,7 +134,7 @@ def machine() -> str:
     return text
 
 
-def save_weights(model, parts, path) -> None:
+def save_weights(model: keras.Model, parts: Iterable[str], path: str | PathLike[str]) -> None:
     """The weights of ``model``'s sub-models ``parts`` (e.g. ``("generator",)``) rounded to float16,
     as ``<part>/<i>`` arrays in a compressed ``.npz``: the file format :func:`load` reads."""
     arrays = {f"{part}/{i}": np.asarray(w, "float32").astype("float16")
@@ -138,7 +147,7 @@ def exporting() -> bool:
     return os.environ.get("GVUTIL_EXPORT", "").strip() == "1"
 
 
-def export(model, name: str, builder: str, kwargs: dict, *, train_seconds: float, steps: int,
+def export(model: keras.Model, name: str, builder: str, kwargs: dict, *, train_seconds: float, steps: int,
            epochs: float, evaluation: dict | None = None, command: str = "make converged",
            note: str = "") -> dict:
     """Write ``model``'s weights (float16) as checkpoint ``name`` and record how it was made.

@@ -6,8 +6,12 @@ import base64
 import hashlib
 import io
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 # --------------------------------------------------------------------------- PNG helpers
 def _png(pixels: np.ndarray) -> bytes:
@@ -87,8 +91,9 @@ _CONTROL = ('<label>{name} <input type="range" min="0" max="{last}" step="1" val
             'aria-label="{name}"> <output>{value}</output></label>')
 
 
-def sprite_player_html(png: bytes, tile: int, cols: int, controls, label: str, size: int, *,
-                       tiles=None, results=None, below: str = "", css: str = "") -> str:
+def sprite_player_html(png: bytes, tile: int, cols: int, controls: Sequence[tuple[str, Sequence[str], int]],
+                       label: str, size: int, *, tiles: Iterable[int] | None = None,
+                       results: Iterable[str] | None = None, below: str = "", css: str = "") -> str:
     """The HTML of a kernel-free widget (a string; wrap it in ``IPython.display.HTML``).
 
     Args:

@@ -6,10 +6,22 @@ import html
 import io
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._render import _ipywidgets, _upscale, sprite_player_html
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from IPython.display import HTML
+    from numpy.typing import ArrayLike
+
+    from gvutil.toy import ModeCoverage
+
+    # train(g_steps=, lr=, record_at=) -> {step: samples}, as chapter 2's ring_gan
+    TrainFn = Callable[..., Mapping[int, ArrayLike]]
 
 # --------------------------------------------------------------------------- training dial
 #: The dial's default settings. Chapter 2's ring GAN trains 1800 steps at a learning rate of 1e-3.
@@ -78,8 +90,8 @@ def _snapshot(out, step: int) -> np.ndarray:
     return samples
 
 
-def ring_picture(samples, centres, std: float, size: int = 160, extent: float = 3.0, k: float = 3.0,
-                 min_fraction: float = 0.01):
+def ring_picture(samples: ArrayLike, centres: ArrayLike, std: float, size: int = 160, extent: float = 3.0,
+                 k: float = 3.0, min_fraction: float = 0.01) -> tuple[np.ndarray, ModeCoverage]:
     """Generated 2-D ``samples`` over the modes of a ring of Gaussians, as a small picture.
 
     Returns ``(pixels, coverage)``: ``pixels`` a ``(size, size)`` array of indices into the palette of
@@ -145,8 +157,10 @@ class TrainingDial(_ipywidgets().HBox):
     ``dial.seconds`` how long it took. Settings outside the offered ones raise ``ValueError``.
     """
 
-    def __init__(self, train, centres, std: float, *, g_steps=DIAL_G_STEPS, learning_rates=DIAL_LEARNING_RATES,
-                 steps=DIAL_STEPS, start=(1, 3e-3, 600), size: int = 160, scale: int = 2):
+    def __init__(self, train: TrainFn, centres: ArrayLike, std: float, *,
+                 g_steps: Iterable[int] = DIAL_G_STEPS, learning_rates: Iterable[float] = DIAL_LEARNING_RATES,
+                 steps: Iterable[int] = DIAL_STEPS, start: tuple[int, float, int] = (1, 3e-3, 600),
+                 size: int = 160, scale: int = 2) -> None:
         _check_train(train)
         self.train = train
         self.centres = np.asarray(centres, dtype="float64")
@@ -184,7 +198,7 @@ class TrainingDial(_ipywidgets().HBox):
         s = self.settings
         return f"TrainingDial(g_steps={s['g_steps']}, lr={_label(s['lr'])}, steps={s['steps']})"
 
-    def run(self, **settings):
+    def run(self, **settings: float) -> ModeCoverage | None:
         """Set some of ``g_steps``, ``lr``, ``steps``, then train as the button does; the coverage."""
         unknown = sorted(set(settings) - set(self.choices))
         if unknown:
@@ -246,8 +260,9 @@ class TrainingGrid:
         return "\n".join(lines)
 
 
-def training_grid(train, centres, std: float, g_steps=(1, 2, 5), learning_rates=(3e-4, 1e-3, 3e-3),
-                  steps=DIAL_STEPS) -> TrainingGrid:
+def training_grid(train: TrainFn, centres: ArrayLike, std: float, g_steps: Iterable[int] = (1, 2, 5),
+                  learning_rates: Iterable[float] = (3e-4, 1e-3, 3e-3),
+                  steps: Iterable[int] = DIAL_STEPS) -> TrainingGrid:
     """Train once for every ``(g_steps, lr)`` (one run per pair, its samples recorded at every one of
     ``steps``) with the ``train`` function of :class:`TrainingDial`; for :func:`training_dial_html`."""
     _check_train(train)
@@ -266,7 +281,8 @@ def training_grid(train, centres, std: float, g_steps=(1, 2, 5), learning_rates=
     return TrainingGrid(gs, lrs, ss, np.asarray(centres, dtype="float64"), float(std), samples, coverage)
 
 
-def training_dial_html(grid: TrainingGrid, start=None, size: int = 160, scale: int = 2):
+def training_dial_html(grid: TrainingGrid, start: tuple[int, float, int] | None = None, size: int = 160,
+                       scale: int = 2) -> HTML:
     """:class:`TrainingDial` without a kernel: the runs of a :class:`TrainingGrid`, one picture each.
 
     Every ``(g_steps, lr, step)`` of ``grid`` becomes a :func:`ring_picture` in one PNG sprite inside

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._render import _figure_png, _ipywidgets, _png, _upscale, sprite_player_html
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
+    from numpy.typing import ArrayLike
+
+    from gvutil.models import GAN, VAE
 
 # --------------------------------------------------------------------------- model access
 def _check_2d(vae) -> None:
@@ -16,7 +24,7 @@ def _check_2d(vae) -> None:
                          f"latent_dim=2) (section 4.4), or use Interpolation, which works in any dimension.")
 
 
-def decode_latents(model, z) -> np.ndarray:
+def decode_latents(model: GAN | VAE, z: ArrayLike) -> np.ndarray:
     """Images in [0, 1], shape ``(n, h, w)``, that ``model`` makes of the latent vectors ``z``.
 
     A VAE gives the mean of p(x|z) (``to_images(decode(z))``); a GAN its generator's image.
@@ -34,7 +42,7 @@ def decode_latents(model, z) -> np.ndarray:
     return np.clip(images.reshape(len(z), *images.shape[1:3]), 0.0, 1.0)
 
 
-def encode_means(vae, x) -> np.ndarray:
+def encode_means(vae: VAE, x: ArrayLike) -> np.ndarray:
     """Means of q(z|x) for images ``x`` (NumPy, ``(n, latent_dim)``)."""
     from keras import ops
 
@@ -42,7 +50,7 @@ def encode_means(vae, x) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(z_mean), dtype="float32")
 
 
-def interpolate(z_a, z_b, t, method: str = "linear") -> np.ndarray:
+def interpolate(z_a: ArrayLike, z_b: ArrayLike, t: ArrayLike, method: str = "linear") -> np.ndarray:
     """Points between ``z_a`` (t = 0) and ``z_b`` (t = 1), one row per value of ``t``.
 
     ``method="linear"``: ``(1 - t) z_a + t z_b``. ``method="slerp"``: along the great circle between the
@@ -78,8 +86,8 @@ class LatentExplorer(_ipywidgets().HBox):
     image on display, ``explorer.z`` the point.
     """
 
-    def __init__(self, vae, x=None, labels=None, extent: float = 3.0, step: float = 0.05,
-                 scale: int = 5):
+    def __init__(self, vae: VAE, x: ArrayLike | None = None, labels: ArrayLike | None = None,
+                 extent: float = 3.0, step: float = 0.05, scale: int = 5) -> None:
         _check_2d(vae)
         w = _ipywidgets()
         self.vae, self.scale = vae, int(scale)
@@ -127,7 +135,8 @@ class Interpolation(_ipywidgets().HBox):
     is two-dimensional, the path is drawn on the plane with a marker at t.
     """
 
-    def __init__(self, model, z_a, z_b, method: str = "linear", scale: int = 5, steps: int = 50):
+    def __init__(self, model: GAN | VAE, z_a: ArrayLike, z_b: ArrayLike, method: str = "linear",
+                 scale: int = 5, steps: int = 50) -> None:
         w = _ipywidgets()
         self.model, self.method, self.scale = model, method, int(scale)
         self.z_a = np.asarray(z_a, dtype="float32").ravel()
@@ -181,7 +190,7 @@ def _html_explorer(tiles: np.ndarray, axes: list[tuple[str, np.ndarray, int]], l
     return sprite_player_html(_png(sprite), h, cols, controls, label, h * scale, tiles=tile_of)
 
 
-def latent_explorer_html(vae, n: int = 21, extent: float = 3.0, scale: int = 5):
+def latent_explorer_html(vae: VAE, n: int = 21, extent: float = 3.0, scale: int = 5) -> HTML:
     """The 2-D latent explorer without a kernel: an ``IPython.display.HTML`` output.
 
     The decoder's images on an ``n`` x ``n`` grid of ``[-extent, extent]^2`` form one PNG sprite in
@@ -200,7 +209,8 @@ def latent_explorer_html(vae, n: int = 21, extent: float = 3.0, scale: int = 5):
                                "digit decoded at the chosen point (z1, z2)", scale))
 
 
-def interpolation_html(model, z_a, z_b, method: str = "linear", n: int = 21, scale: int = 5):
+def interpolation_html(model: GAN | VAE, z_a: ArrayLike, z_b: ArrayLike, method: str = "linear",
+                       n: int = 21, scale: int = 5) -> HTML:
     """:class:`Interpolation` without a kernel: ``n`` precomputed images along t in [0, 1]."""
     from IPython.display import HTML
 
