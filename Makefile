@@ -61,11 +61,14 @@ site: venv
 
 unit: unit-tf unit-jax
 
+# Two pytest workers (pytest-xdist): the unit tests are many small models, bound by one core each, and
+# unit-tf also executes chapter 4 under the "tiny" profile (tests/test_full_profile.py).
+UNIT_WORKERS ?= 2
 unit-tf: venv
-	KERAS_BACKEND=tensorflow $(PYTEST) tests -m "not browser"
+	KERAS_BACKEND=tensorflow $(PYTEST) -n $(UNIT_WORKERS) tests -m "not browser"
 
 unit-jax: venv
-	KERAS_BACKEND=jax $(PYTEST) tests -m "not browser"
+	KERAS_BACKEND=jax $(PYTEST) -n $(UNIT_WORKERS) tests -m "not browser"
 
 nbval: venv
 	KERAS_BACKEND=tensorflow $(NBVAL) $(NBVAL_NOTEBOOKS)

@@ -10,7 +10,7 @@
 #   OUT=/tmp/gpu GVUTIL_DATA_DIR=/path/with/mnist bash benchmarks/gpu_run.sh
 # Wheels in ./.whl (keras, namex, optree, nbconvert and its kernel) are installed first if present;
 # MNIST is read from $GVUTIL_DATA_DIR (default ./.data). GPU_RUN_SECONDS bounds the whole run.
-# GVUTIL_PROFILE=tiny (with JAX on a CPU) runs the same code at 1/100 of the sizes, as a rehearsal.
+# GVUTIL_PROFILE=tiny (with JAX on a CPU) runs the same code at 1/1000 of the sizes, as a rehearsal.
 set -u
 START=$(date +%s)
 BUDGET=${GPU_RUN_SECONDS:-540}

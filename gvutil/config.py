@@ -26,7 +26,7 @@ __all__ = ["PROFILES", "TINY_DIVISOR", "accelerator", "profile", "pick", "set_pr
 PROFILES = ("cpu", "full", "tiny")
 # The "tiny" profile runs the full profile's code (its branches, its settings) with every integer
 # that `pick` returns divided by this, so that a test on a CPU executes what a GPU user runs.
-TINY_DIVISOR = 100
+TINY_DIVISOR = 1000
 
 
 def accelerator() -> str:

@@ -3,7 +3,7 @@
 A reader with a GPU (Colab) gets the full profile: every ``train.pick(cpu=..., full=...)`` takes its
 ``full`` value and every ``if train.profile() == "cpu"`` its other branch, code that the stored
 CPU-profile outputs never execute. The "tiny" profile runs exactly that code with every integer of
-``pick`` divided by 100 (30,000 steps -> 300, 100 epochs -> 1), so this test fails on any error a GPU
+``pick`` divided by 1,000 (30,000 steps -> 30, 100 epochs -> 1), so this test fails on any error a GPU
 user would hit. It runs on the TensorFlow backend, Colab's default; the full profile on JAX ran on a
 GPU (benchmarks/README.md, "GPU run").
 """
@@ -22,7 +22,7 @@ PAGES = ["04_gan_code", "04_gan_recipe", "04_vae_code", "04_vae_latent2d"]
 def outputs_text(nb):
     parts = []
     for cell in nb.cells:
-        for out in cell.get("outputs", []):
+        for out in cell.outputs if cell.cell_type == "code" else []:
             parts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
     return "\n".join(parts)
 
@@ -35,7 +35,8 @@ def test_chapter_4_runs_the_full_profile_at_tiny_sizes(page, monkeypatch):
     monkeypatch.delenv("GVUTIL_EXPORT", raising=False)  # never overwrite the shipped checkpoints
     nb = nbformat.read(REPO / "book" / f"{page}.ipynb", as_version=4)
     for cell in nb.cells:
-        cell.outputs = [] if cell.cell_type == "code" else cell.get("outputs")
+        if cell.cell_type == "code":
+            cell.outputs = []
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(REPO / "book")}},
                             extra_arguments=["--IPKernelApp.capture_fd_output=False"])
@@ -43,6 +44,6 @@ def test_chapter_4_runs_the_full_profile_at_tiny_sizes(page, monkeypatch):
     text = outputs_text(nb)
     assert "tiny" in text, "the page should print the profile it ran with"
     if page in ("04_gan_code", "04_gan_recipe"):
-        assert "trained 300 steps" in text  # 30,000 steps of the full profile / 100
+        assert "trained 30 steps" in text  # 30,000 steps of the full profile / 1,000
     if page == "04_gan_recipe":
-        assert "no DCGAN is trained" not in text and text.count("trained 300 steps") == 2
+        assert "no DCGAN is trained" not in text and text.count("trained 30 steps") == 2

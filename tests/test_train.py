@@ -261,10 +261,10 @@ def test_profile_from_environment_or_device(monkeypatch):
     assert train.profile() == "full" and train.pick(cpu=2, full=50) == 50
     monkeypatch.setenv("GVUTIL_PROFILE", "cpu")
     assert train.profile() == "cpu" and train.pick(cpu=2, full=50) == 2
-    monkeypatch.setenv("GVUTIL_PROFILE", "tiny")  # the full profile's values, integers / 100
+    monkeypatch.setenv("GVUTIL_PROFILE", "tiny")  # the full profile's values, integers / 1000
     assert train.profile() == "tiny"
-    assert train.pick(cpu=2, full=30_000) == 300 and train.pick(cpu=2, full=50) == 1
-    assert train.pick(cpu=(2000, 100), full=(10_000, 1000)) == (100, 10)
+    assert train.pick(cpu=2, full=30_000) == 30 and train.pick(cpu=2, full=50) == 1
+    assert train.pick(cpu=(2000, 100), full=(10_000, 1000)) == (10, 1)
     assert train.pick(cpu=2e-4, full=1e-3) == 1e-3 and train.pick(cpu=False, full=True) is True
     monkeypatch.setenv("GVUTIL_PROFILE", "fast")
     with pytest.raises(ValueError, match="GVUTIL_PROFILE"):
