@@ -171,7 +171,7 @@ def main(argv=None) -> int:
             elif step in ("unit-tf", "unit-jax"):
                 backend = "tensorflow" if step == "unit-tf" else "jax"
                 env = clean_env(KERAS_BACKEND=backend, GVUTIL_DATA_DIR=data_dir, PYTHONPATH=str(REPO))
-                ok, seconds = run([python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests",
+                ok, seconds = run([python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", "tests",
                                    "-m", "not browser"], log, env=env)
                 message = "unit tests passed" if ok else "unit tests failed"
             else:
