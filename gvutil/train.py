@@ -103,8 +103,6 @@ class _ArrayBatches(keras.utils.PyDataset):
         return scale_pixels(self.x[order[i * self.batch_size:(i + 1) * self.batch_size]])
 
 
-
-
 def dataset(x: ArrayLike, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
             drop_remainder: bool = True,
             on_device: bool | None = None) -> tf.data.Dataset | keras.utils.PyDataset:
