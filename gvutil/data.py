@@ -39,12 +39,14 @@ __all__ = [
     "DataError",
     "ChecksumError",
     "MNISTNotFoundError",
+    "PIXEL_SCALE",
     "binarize",
     "cache_dir",
     "gaussian_mixture",
     "gaussian_mixture_density",
     "load_mnist",
     "ring_of_gaussians",
+    "scale_pixels",
     "to_float_images",
 ]
 
@@ -224,7 +226,7 @@ def to_float_images(x: ArrayLike, channel_axis: bool = True) -> np.ndarray:
     return x
 
 
-def binarize(x: ArrayLike, seed: int | None = 0) -> np.ndarray:
+def binarize(x: ArrayLike, seed: int | Sequence[int] | None = 0) -> np.ndarray:
     """Dynamic binarisation: each pixel becomes 1 with probability equal to its intensity.
 
     ``x`` is uint8 or float in [0,1]; returns float32 of 0s and 1s, the same shape. This is
