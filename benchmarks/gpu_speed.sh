@@ -28,7 +28,13 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 } > "$OUT/machine.txt" 2>&1
 cat "$OUT/machine.txt"
 EPOCHS=${SPEED_EPOCHS:-4}
-# name | arguments, most important first (the run stops starting new ones when time runs short)
+# name | arguments; GPU_SPEED_LIST (lines of the same form) replaces this list
+DEFAULT_LIST="bf16_spe8|--precision mixed_bfloat16 --epochs $EPOCHS
+bf16_spe32|--precision mixed_bfloat16 --epochs $EPOCHS --steps-per-execution 32
+f32_spe8|--epochs $EPOCHS
+f32_spe32|--epochs $EPOCHS --steps-per-execution 32
+bf16_200steps|--precision mixed_bfloat16"
+# most important first: the run stops starting new ones when time runs short
 while IFS='|' read -r name args; do
   t=$(( $(left) - 10 ))
   [ "$t" -gt 30 ] || { log "no time left for $name"; continue; }
@@ -37,10 +43,6 @@ while IFS='|' read -r name args; do
   log "$name rc $?"
   grep -v "^backend" "$W/$name.log" | tee -a "$OUT/run.log"   # the device tool returns 8 files at most
 done <<LIST
-bf16_spe8|--precision mixed_bfloat16 --epochs $EPOCHS
-bf16_spe32|--precision mixed_bfloat16 --epochs $EPOCHS --steps-per-execution 32
-f32_spe8|--epochs $EPOCHS
-f32_spe32|--epochs $EPOCHS --steps-per-execution 32
-bf16_200steps|--precision mixed_bfloat16
+${GPU_SPEED_LIST:-$DEFAULT_LIST}
 LIST
 log "done"
