@@ -40,7 +40,8 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=None, help="timed steps per model (default 200; quick 10)")
     p.add_argument("--precision", default="float32",
                    help="Keras dtype policy: float32, mixed_bfloat16, mixed_float16, or auto")
-    p.add_argument("--models", default="dcgan,vae", help="comma-separated: dcgan, vae")
+    p.add_argument("--models", default="dcgan,vae",
+                   help="comma-separated: dcgan, vae, fit_floor (stock Keras fit of a one-weight model)")
     p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
                    help="XLA for both sides; auto = Keras' choice (on for JAX and GPUs)")
     p.add_argument("--repeats", type=int, default=2, help="timed runs per side; the best is kept")
@@ -344,6 +345,56 @@ def mnist_epochs(args):
     return out
 
 
+def fit_floor(args, jit_kwargs):
+    """The fastest any ``fit()`` runs here: stock Keras (its own ``train_step``) training a model of
+    two weights on the same device-resident batches (``--vae-batch-size``), with gvutil's compile
+    settings. Its steps per second bound from above what a model with a tiny step can reach in
+    ``fit()``, whoever writes the step; compare with the VAE's steps per second."""
+    import keras
+    import numpy as np
+
+    from gvutil import config, train
+
+    class Floor(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(keras.ops.reshape(x, (-1, 784))[:, :1])
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return keras.ops.mean(y_pred ** 2)
+
+    batch = args.vae_batch_size
+    x = np.random.default_rng(0).integers(0, 256, (60000, 28, 28, 1), dtype=np.uint8)
+    data = train.dataset(x, batch, seed=0)
+    settings = {**config.compile_defaults(), **jit_kwargs}
+    if args.steps_per_execution:
+        settings["steps_per_execution"] = args.steps_per_execution
+    model = Floor()
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), **settings)
+    model.fit(data, epochs=1, verbose=0, shuffle=False)  # compiles
+    epochs = args.epochs or 3
+    marks = {}
+
+    class Mark(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                marks["start"] = time.perf_counter()
+
+    def timed_fit():
+        model.fit(data, epochs=epochs, verbose=0, shuffle=False, callbacks=[Mark()])
+        return time.perf_counter() - marks["start"]
+
+    seconds = min(timed_fit() for _ in range(args.repeats))
+    steps = (epochs - 1) * len(data)
+    return {"model": "fit_floor", "batch_size": batch, "steps": steps,
+            "mode": f"steady state, epochs 2..{epochs} of one fit",
+            "steps_per_execution": model.steps_per_execution, "xla": bool(model.jit_compile),
+            "steps_per_s": steps / seconds, "images_per_s": steps * batch / seconds}
+
+
 def main(argv=None):
     args = parse_args(argv)
     import keras
@@ -366,6 +417,13 @@ def main(argv=None):
     else:
         jit_kwargs = {} if args.jit == "auto" else {"jit_compile": args.jit == "on"}
         for kind in [m.strip() for m in args.models.split(",") if m.strip()]:
+            if kind == "fit_floor":
+                r = fit_floor(args, jit_kwargs)
+                results.append(r)
+                print(f"fit_floor: batch {r['batch_size']}, {r['steps']} steps ({r['mode']}), xla {r['xla']}, "
+                      f"steps_per_execution {r['steps_per_execution']}: {r['steps_per_s']:,.0f} steps/s "
+                      f"({r['images_per_s']:,.0f} images/s)", flush=True)
+                continue
             r = compare(kind, args, backend, jit_kwargs)
             results.append(r)
             line = (f"{kind}: batch {r['batch_size']}, {r['steps']} steps ({r['mode']}), xla {r['xla']}, "
@@ -373,7 +431,8 @@ def main(argv=None):
                     f"gvutil {r['gvutil_images_per_s']:,.0f} images/s, "
                     f"reference {r['reference_images_per_s']:,.0f} images/s")
             if kind == "vae":
-                line += (f" ({r['gvutil_s_per_60k_epoch']:.2f} s vs "
+                line += (f"; gvutil {r['gvutil_images_per_s'] / r['batch_size']:,.0f} steps/s"
+                         f" ({r['gvutil_s_per_60k_epoch']:.2f} s vs "
                          f"{r['reference_s_per_60k_epoch']:.2f} s per 60,000-image epoch)")
             print(line, flush=True)
             print(f"  ratio gvutil/reference = {r['ratio']:.2f}", flush=True)
