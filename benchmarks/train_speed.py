@@ -71,6 +71,25 @@ def best_time(fn, repeats):
     return min(times)
 
 
+def steady_state_seconds(model, data, epochs, repeats, **fit_kwargs):
+    """Best of ``repeats`` timings of epochs 2..``epochs`` of one ``model.fit`` (the first epoch of
+    each fit is not timed; every epoch ends in Keras' own synchronisation)."""
+    import keras
+
+    marks = {}
+
+    class Mark(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                marks["start"] = time.perf_counter()
+
+    def timed_fit():
+        model.fit(data, epochs=epochs, verbose=0, callbacks=[Mark()], **fit_kwargs)
+        return time.perf_counter() - marks["start"]
+
+    return min(timed_fit() for _ in range(repeats))
+
+
 # --------------------------------------------------------------------------- reference loops
 def jax_reference_gan(gan, x, batch, steps):
     """A jitted alternating D/G step on stateless_call + stateless_apply; data on the device."""
@@ -278,18 +297,7 @@ def compare(kind, args, backend, jit_kwargs):
     model.fit(data, epochs=1, verbose=0)  # the first fit compiles
     if args.epochs:  # steady state: epochs 2..N of one fit, each ending in Keras' own sync
         steps = (args.epochs - 1) * len(data)
-        marks = {}
-
-        class Mark(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                if epoch == 1:
-                    marks["start"] = time.perf_counter()
-
-        def timed_fit():
-            model.fit(data, epochs=args.epochs, verbose=0, callbacks=[Mark()])
-            return time.perf_counter() - marks["start"]
-
-        t_gvutil = min(timed_fit() for _ in range(args.repeats))
+        t_gvutil = steady_state_seconds(model, data, args.epochs, args.repeats)
     else:
         steps = args.steps
         t_gvutil = best_time(lambda: model.fit(data, epochs=1, verbose=0), args.repeats)
@@ -376,18 +384,7 @@ def fit_floor(args, jit_kwargs):
     model.compile(optimizer=keras.optimizers.SGD(1e-3), **settings)
     model.fit(data, epochs=1, verbose=0, shuffle=False)  # compiles
     epochs = args.epochs or 3
-    marks = {}
-
-    class Mark(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 1:
-                marks["start"] = time.perf_counter()
-
-    def timed_fit():
-        model.fit(data, epochs=epochs, verbose=0, shuffle=False, callbacks=[Mark()])
-        return time.perf_counter() - marks["start"]
-
-    seconds = min(timed_fit() for _ in range(args.repeats))
+    seconds = steady_state_seconds(model, data, epochs, args.repeats, shuffle=False)
     steps = (epochs - 1) * len(data)
     return {"model": "fit_floor", "batch_size": batch, "steps": steps,
             "mode": f"steady state, epochs 2..{epochs} of one fit",
