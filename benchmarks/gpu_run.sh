@@ -12,24 +12,15 @@
 # MNIST is read from $GVUTIL_DATA_DIR (default ./.data). GPU_RUN_SECONDS bounds the whole run.
 # GVUTIL_PROFILE=tiny (with JAX on a CPU) runs the same code at 1/1000 of the sizes, as a rehearsal.
 set -u
-START=$(date +%s)
-BUDGET=${GPU_RUN_SECONDS:-540}
-OUT=${OUT:-_build/gpu}
-W=$(mktemp -d)
-mkdir -p "$OUT" "$W/pages" "$W/weights"
-left() { echo $(( BUDGET - ($(date +%s) - START) )); }
+GPU_DEFAULT_BUDGET=540
+. "$(dirname "$0")/gpu_env.sh"
+mkdir -p "$W/pages" "$W/weights"
 log() { echo "[$(( $(date +%s) - START ))s] $*" | tee -a "$W/run.log"; }
-
-export KERAS_BACKEND=jax PYTHONHASHSEED=0 PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
 export XLA_PYTHON_CLIENT_PREALLOCATE=false   # several processes share the GPU
 export GVUTIL_DATA_DIR=${GVUTIL_DATA_DIR:-$PWD/.data}
 PROFILE=${GVUTIL_PROFILE:-full}
-if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target "$W/site" .whl/*.whl || exit 1
-  export PYTHONPATH="$W/site"
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# Only a full-profile run writes checkpoints: a tiny rehearsal must not overwrite gvutil/pretrained/.
+EXPORT=0; [ "$PROFILE" = full ] && EXPORT=1
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
   lscpu | grep -E "^Model name|^CPU\(s\)"
@@ -70,7 +61,7 @@ for nb in 04_gan_recipe 04_gan_code 04_vae_code 04_vae_latent2d; do
   [ "$t" -gt 20 ] || { log "no time left for $nb"; continue; }
   log "page $nb (limit ${t}s)"
   s=$(date +%s)
-  GVUTIL_PROFILE=$PROFILE GVUTIL_EXPORT=1 timeout "$t" python3 -m nbconvert --to notebook --execute \
+  GVUTIL_PROFILE=$PROFILE GVUTIL_EXPORT=$EXPORT timeout "$t" python3 -m nbconvert --to notebook --execute \
     --output-dir "$W/pages" --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 \
     "book/$nb.ipynb" > "$W/pages/$nb.log" 2>&1
   log "page $nb rc $? in $(( $(date +%s) - s ))s"

@@ -8,21 +8,9 @@
 # Run from the repository root on a machine with JAX on CUDA, the wheels of gpu_run.sh in ./.whl:
 #   OUT=/tmp/gpu bash benchmarks/gpu_speed.sh          (GPU_RUN_SECONDS bounds the whole run)
 set -u
-START=$(date +%s)
-BUDGET=${GPU_RUN_SECONDS:-450}
-OUT=${OUT:-_build/gpu}
-W=$(mktemp -d)
-mkdir -p "$OUT"
-left() { echo $(( BUDGET - ($(date +%s) - START) )); }
+GPU_DEFAULT_BUDGET=450
+. "$(dirname "$0")/gpu_env.sh"
 log() { echo "[$(( $(date +%s) - START ))s] $*" | tee -a "$OUT/run.log"; }
-export KERAS_BACKEND=jax PYTHONHASHSEED=0 PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
-WHL=${GPU_WHEELS:-.whl}   # GPU_WHEELS=none: use what is installed (a CPU rehearsal)
-if [ -d "$WHL" ] && ls "$WHL"/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target "$W/site" "$WHL"/*.whl || exit 1
-  export PYTHONPATH="$W/site"
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
   python3 -c "import gvutil, json; from gvutil import train; print(json.dumps({**gvutil.versions(), 'device': train.accelerator()}))"
 } > "$OUT/machine.txt" 2>&1
