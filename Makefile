@@ -19,7 +19,13 @@ PYTEST    := $(BIN)/python -m pytest -p no:cacheprovider
 # in order): on 2 cores the small models of the book train ~1.7x faster in two processes than in one,
 # and every kernel keeps TensorFlow's own thread settings, so the outputs are those of `make execute`.
 NBVAL_WORKERS ?= 2
+# tests/nbval_tolerance.py (a plugin around nbval): every output is compared exactly on a machine
+# with the stored run's fingerprint (tests/machine.py, recorded by `make execute`); on another CPU,
+# the numbers of a training run that tests/tolerances.toml names may differ by their measured
+# tolerance, and everything else is still compared exactly. NBVAL_MODE=exact|tolerant forces a mode.
+NBVAL_MODE ?= auto
 NBVAL     := $(PYTEST) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+             -p nbval_tolerance --nbval-mode $(NBVAL_MODE) \
              -n $(NBVAL_WORKERS) --dist loadscope --no-loadscope-reorder
 # The order the workers take the notebooks in: the longest first (measured: the two GAN pages train
 # for minutes, then the two VAE pages), so that the short ones fill the gaps at the end and neither
@@ -79,18 +85,26 @@ nbval: venv
 browser: venv
 	$(PYTEST) tests -m browser
 
-# Each stage prints its wall time; the first failing stage stops the run with its exit code.
+# Every stage runs, whatever the ones before it did; each prints its result and wall time, the run
+# ends with a table of all of them, and the exit code is non-zero if any stage failed.
 TEST_STAGES ?= unit-tf unit-jax nbval site browser
 test: venv
-	@set -e; for stage in $(TEST_STAGES); do \
+	@summary=""; failed=0; \
+	for stage in $(TEST_STAGES); do \
 	  start=$$(date +%s); \
-	  $(MAKE) --no-print-directory $$stage; \
-	  echo "== stage $$stage passed in $$(( $$(date +%s) - start )) s"; \
-	done
+	  if $(MAKE) --no-print-directory $$stage; then result=passed; else result=FAILED; failed=1; fi; \
+	  line="== stage $$stage $$result in $$(( $$(date +%s) - start )) s"; \
+	  echo "$$line"; summary="$$summary$$line\n"; \
+	done; \
+	echo "== make test: every stage"; printf "$$summary"; \
+	if [ $$failed = 0 ]; then echo "== make test passed"; else echo "== make test FAILED"; fi; \
+	exit $$failed
 
 lab: venv
 	$(BIN)/jupyter lab book
 
+# Then the machine that ran it (CPU, instruction sets, threads, library versions) goes into the
+# notebook's metadata (tests/machine.py stamp), where nbval's check looks for it.
 # store_widget_state=False: no ipywidgets state is stored in a notebook (myst-nb would load the widget
 # manager from a CDN for it); the website shows each explorer's kernel-free HTML instead.
 execute: venv
@@ -99,6 +113,7 @@ execute: venv
 	  --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 \
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
 	  --ExecutePreprocessor.extra_arguments=--IPKernelApp.capture_fd_output=False $(NB)
+	KERAS_BACKEND=tensorflow $(BIN)/python tests/machine.py stamp $(NB)
 
 # The converged reference runs of chapter 4: its three pages executed with the full profile, their
 # export cells writing gvutil/pretrained/ (weights, RECORD.json, RECORD.md). The executed copies go to

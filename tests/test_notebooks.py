@@ -2,10 +2,11 @@
 
 Each notebook must be valid nbformat with the ``python3`` kernelspec, carry the outputs of one
 clean top-to-bottom run (execution counts 1..n), no error outputs (unless the cell is tagged
-``raises-exception``), no absolute paths of the machine that ran it, stay under 3 MB, and hold its
-figures as modest PNGs whose cells give alt text (``metadata.mystnb.image.alt``, which myst-nb
-puts on the page's <img>). The last tests build a notebook with every flaw and check that each
-one is caught.
+``raises-exception``), no absolute paths of the machine that ran it, record that machine's
+fingerprint (``tests/machine.py``: nbval compares exactly only on a machine with the same one), stay
+under 3 MB, and hold its figures as modest PNGs whose cells give alt text
+(``metadata.mystnb.image.alt``, which myst-nb puts on the page's <img>). The last tests build a
+notebook with every flaw and check that each one is caught.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+import machine
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "book").glob("*.ipynb"))
@@ -79,6 +82,11 @@ def notebook_problems(path: Path) -> list[str]:
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     if kernel != "python3":
         problems.append(f"kernelspec name is {kernel!r}, expected 'python3'")
+
+    fp = (nb.metadata.get("gvutil") or {}).get("machine")
+    if not fp or not fp.get("cpu", {}).get("model_name") or "versions" not in fp:
+        problems.append("no machine recorded for the stored run (metadata.gvutil.machine): "
+                        "re-run with `make execute NB=...`, which records it")
 
     code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     counts = [c.get("execution_count") for _, c in code]
@@ -184,7 +192,8 @@ def _png(width: int, height: int, dpi: int = 100, pad: int = 0) -> str:
 def _good_notebook():
     v4 = nbformat.v4
     nb = v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                  "language": "python"}})
+                                                  "language": "python"},
+                                   "gvutil": {"machine": machine.fingerprint()}})
     nb.cells = [
         v4.new_markdown_cell("# Title"),
         v4.new_code_cell("print(1)", execution_count=1,
@@ -247,6 +256,9 @@ def _flaw(name):
             "I0000 00:00:1796025490.672373    2155 port.cc:153] oneDNN custom operations are on. "
             "You may see slightly different numerical results due to floating-point round-off errors\n")))
 
+    def no_machine(nb):
+        del nb.metadata["gvutil"]
+
     def big(nb):
         nb.cells[0].source = "x" * (3 * 1024 * 1024 + 10)
 
@@ -265,6 +277,7 @@ FLAWS = [
     ("dpi", "PNG at 600 dpi"),
     ("no_alt", "makes a figure but has no alt text"),
     ("tf_log", "TensorFlow start-up log line in output"),
+    ("no_machine", "no machine recorded for the stored run"),
     ("big", "file is 3.0 MB"),
 ]
 
