@@ -1,0 +1,161 @@
+"""How far do the book's printed numbers move when only the last bits of the arithmetic change?
+
+Executes notebooks under settings that make this machine compute like another CPU (other kernels,
+other instruction sets, another order of additions), then lists, cell by cell, every number that
+differs from the stored run, with the difference. These measurements are where the tolerances of
+``tests/tolerances.toml`` come from (nbval's tolerant mode, ``tests/nbval_tolerance.py``).
+
+    python benchmarks/last_bits.py run avx2 [book/x.ipynb ...]   # executes into _build/last_bits/avx2/
+    python benchmarks/last_bits.py compare _build/last_bits/avx2 [--json out.json]
+
+Settings (each changes only which kernels compute, never the code or the seeds):
+
+* ``avx2``: ``ONEDNN_MAX_CPU_ISA=AVX2`` and ``XLA_FLAGS=--xla_cpu_max_isa=AVX2``: oneDNN's and XLA's
+  CPU code as on a processor without AVX-512 (most laptops, many CI runners).
+* ``noonednn``: ``TF_ENABLE_ONEDNN_OPTS=0``: TensorFlow's Eigen kernels instead of oneDNN's.
+* ``onecpu``: the notebook pinned to one CPU (``taskset -c 0``): one thread, another split of every
+  parallel sum.
+
+Each notebook is executed as ``make execute`` does (same nbconvert options), one at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from nbval_tolerance import NUMBER, load_tolerances, rules_by_cell  # noqa: E402
+
+SETTINGS = {
+    "avx2": ({"ONEDNN_MAX_CPU_ISA": "AVX2", "XLA_FLAGS": "--xla_cpu_max_isa=AVX2"}, []),
+    "noonednn": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, []),
+    "onecpu": ({}, ["taskset", "-c", "0"]),
+}
+# The longest first, as in the Makefile's nbval order.
+ORDER = ["04_gan_code", "04_gan_recipe", "04_vae_code", "04_vae_latent2d", "02_concepts", "06_faq",
+         "05_challenges", "03_math", "01_background", "preface"]
+
+
+def run(setting: str, notebooks: list[Path], out_dir: Path) -> None:
+    env_extra, prefix = SETTINGS[setting]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **env_extra, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONHASHSEED": "0"}
+    jupyter = str(Path(sys.executable).with_name("jupyter"))
+    for nb in notebooks:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [*prefix, jupyter, "nbconvert", "--to", "notebook", "--execute", "--output-dir",
+             str(out_dir), "--ExecutePreprocessor.timeout=1800",
+             "--ExecutePreprocessor.kernel_name=python3", "--ExecutePreprocessor.record_timing=False",
+             "--ExecutePreprocessor.store_widget_state=False",
+             "--ExecutePreprocessor.extra_arguments=--IPKernelApp.capture_fd_output=False", str(nb)],
+            env=env, capture_output=True, text=True)
+        print(f"{setting}: {nb.name} rc={proc.returncode} {time.perf_counter() - start:.0f} s",
+              flush=True)
+        if proc.returncode:
+            print(proc.stderr[-2000:], file=sys.stderr)
+
+
+def _texts(cell) -> str:
+    out = []
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "stream" and o.get("name") == "stdout":
+            out.append(o.get("text", ""))
+        elif "text/plain" in (o.get("data") or {}):
+            out.append(o["data"]["text/plain"])
+    return "".join(out)
+
+
+def _html(cell) -> list[str]:
+    return [o["data"]["text/html"] for o in cell.get("outputs", []) if "text/html" in (o.get("data") or {})]
+
+
+TIMING = re.compile(r"\b\d+(\.\d+)?m?s\b|\d+(\.\d+)? ?s per epoch|computed in \d+s")
+
+
+def compare(run_dir: Path, book: Path = REPO / "book") -> list[dict]:
+    """Per code cell whose text output differs from the stored run: the numbers that differ."""
+    tolerances = load_tolerances()
+    rows = []
+    for executed in sorted(run_dir.glob("*.ipynb")):
+        stored_nb = nbformat.read(book / executed.name, as_version=4)
+        new_nb = nbformat.read(executed, as_version=4)
+        declared = rules_by_cell(tolerances, book / executed.name)
+        stored_cells = [c for c in stored_nb.cells if c.cell_type == "code"]
+        new_cells = [c for c in new_nb.cells if c.cell_type == "code"]
+        for i, (s, n) in enumerate(zip(stored_cells, new_cells)):
+            a, b = TIMING.sub("TIME", _texts(s)), TIMING.sub("TIME", _texts(n))
+            html = [_html(s), _html(n)]
+            if html[0] != html[1]:
+                rows.append({"notebook": executed.name, "cell": i, "declared": i in declared,
+                             "html_differs": True, "numbers": []})
+            if a == b:
+                continue
+            sa, sb = list(NUMBER.finditer(a)), list(NUMBER.finditer(b))
+            row = {"notebook": executed.name, "cell": i, "declared": i in declared,
+                   "same_text_apart_from_numbers": NUMBER.sub("#", a) == NUMBER.sub("#", b),
+                   "numbers": []}
+            if len(sa) == len(sb):
+                for x, y in zip(sa, sb):
+                    if x.group() != y.group():
+                        line_start = a.rfind("\n", 0, x.start()) + 1
+                        context = a[line_start:x.start()][-40:]
+                        fx, fy = (float(v.group().replace(",", "")) for v in (x, y))
+                        row["numbers"].append({"context": context, "stored": x.group(),
+                                               "new": y.group(), "diff": fy - fx})
+            else:
+                row["stored"], row["new"] = a[-1500:], b[-1500:]
+            rows.append(row)
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("setting", choices=sorted(SETTINGS))
+    r.add_argument("notebooks", nargs="*", type=Path)
+    r.add_argument("--out", type=Path, default=None)
+    c = sub.add_parser("compare")
+    c.add_argument("run_dir", type=Path)
+    c.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.cmd == "run":
+        notebooks = args.notebooks or [REPO / "book" / f"{n}.ipynb" for n in ORDER]
+        run(args.setting, notebooks, args.out or REPO / "_build" / "last_bits" / args.setting)
+        return 0
+    rows = compare(args.run_dir)
+    for row in rows:
+        if row.get("html_differs"):
+            print(f"{row['notebook']} code cell {row['cell']}: its text/html output differs")
+            continue
+        print(f"{row['notebook']} code cell {row['cell']}"
+              f"{' (tolerance declared)' if row['declared'] else ''}"
+              f"{'' if row['same_text_apart_from_numbers'] else ': TEXT DIFFERS'}")
+        for num in row["numbers"]:
+            print(f"    ...{num['context']!r:>44} stored {num['stored']:>12}  new {num['new']:>12}"
+                  f"  diff {num['diff']:+.4g}")
+        if "stored" in row:
+            print("    stored:", row["stored"].replace("\n", "\n            "))
+            print("    new:   ", row["new"].replace("\n", "\n            "))
+    n = len(list(args.run_dir.glob("*.ipynb")))
+    print(f"{n} executed notebook(s) in {args.run_dir}; {len(rows)} code cell(s) print other text "
+          "than the stored run")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
