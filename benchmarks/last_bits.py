@@ -120,6 +120,38 @@ def compare(run_dir: Path, book: Path = REPO / "book") -> list[dict]:
     return rows
 
 
+def rule_report(run_dirs: list[Path], book: Path = REPO / "book") -> list[dict]:
+    """Per declared rule: the largest difference measured under the given runs, and its tolerance."""
+    out = []
+    for t in load_tolerances():
+        stored_nb = nbformat.read(book / t.notebook, as_version=4)
+        index = [i for i, d in rules_by_cell([t], book / t.notebook).items()][0]
+        stored = TIMING.sub("TIME", _texts([c for c in stored_nb.cells if c.cell_type == "code"][index]))
+        s_nums = list(NUMBER.finditer(stored))
+        for rule in t.rules:
+            governed = [i for i, m in enumerate(s_nums)
+                        if any(a <= m.start() and m.end() <= b for a, b in rule.spans(stored))]
+            worst, worst_rel = 0.0, 0.0
+            for run_dir in run_dirs:
+                path = run_dir / t.notebook
+                if not path.exists():
+                    continue
+                cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+                new = TIMING.sub("TIME", _texts(cells[index]))
+                n_nums = list(NUMBER.finditer(new))
+                if len(n_nums) != len(s_nums):
+                    worst = float("inf")
+                    continue
+                for i in governed:
+                    x, y = (float(m.group().replace(",", "")) for m in (s_nums[i], n_nums[i]))
+                    worst = max(worst, abs(y - x))
+                    worst_rel = max(worst_rel, abs(y - x) / abs(x) if x else 0.0)
+            out.append({"notebook": t.notebook, "cell": t.cell, "rule": rule.label,
+                        "abs": rule.abs, "rel": rule.rel, "measured_max_abs": worst,
+                        "measured_max_rel": worst_rel})
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -127,6 +159,8 @@ def main(argv=None) -> int:
     r.add_argument("setting", choices=sorted(SETTINGS))
     r.add_argument("notebooks", nargs="*", type=Path)
     r.add_argument("--out", type=Path, default=None)
+    t = sub.add_parser("tolerances", help="per declared rule: the largest difference measured")
+    t.add_argument("run_dirs", nargs="+", type=Path)
     c = sub.add_parser("compare")
     c.add_argument("run_dir", type=Path)
     c.add_argument("--json", type=Path, default=None)
@@ -134,6 +168,13 @@ def main(argv=None) -> int:
     if args.cmd == "run":
         notebooks = args.notebooks or [REPO / "book" / f"{n}.ipynb" for n in ORDER]
         run(args.setting, notebooks, args.out or REPO / "_build" / "last_bits" / args.setting)
+        return 0
+    if args.cmd == "tolerances":
+        for r in rule_report(args.run_dirs):
+            tol = " + ".join(f"{k} {r[k]:g}" for k in ("abs", "rel") if r[k])
+            print(f"{r['notebook']:<22} {r['cell'][:34]!r:<37} {r['rule'][:34]!r:<37} "
+                  f"measured {r['measured_max_abs']:<9.4g} (rel {r['measured_max_rel']:.2g})  "
+                  f"declared {tol}")
         return 0
     rows = compare(args.run_dir)
     for row in rows:

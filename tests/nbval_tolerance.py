@@ -48,7 +48,8 @@ class Rule:
     spaces, ':' or '=' between them); ``rest_of_line``, every number after each occurrence of this
     literal text, up to the end of its line; ``column``, the column-th number (from 1) of every line,
     for tables. ``scope``: if given, only the text after the first occurrence of this literal counts
-    (e.g. a model's lines, not the real images' lines printed above them in the same format).
+    (e.g. a model's lines, not the real images' lines printed above them in the same format);
+    ``until``: if given, only the text before the next occurrence of this literal counts.
     """
 
     after: str | None = None
@@ -57,6 +58,7 @@ class Rule:
     abs: float = 0.0
     rel: float = 0.0
     scope: str | None = None
+    until: str | None = None
 
     def __post_init__(self):
         if sum(k is not None for k in (self.after, self.rest_of_line, self.column)) != 1:
@@ -80,6 +82,9 @@ class Rule:
             if begin < 0:
                 return
             begin += len(self.scope)
+        if self.until is not None:
+            end = text.find(self.until, begin)
+            text = text if end < 0 else text[:end]
         if self.column is not None:
             line_start = begin
             for line in text[begin:].split("\n"):

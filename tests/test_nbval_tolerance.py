@@ -78,6 +78,8 @@ def test_scope_limits_a_rule_to_what_follows_its_text():
     real_moved = moved.replace("real  score 9.85", "real  score 9.80")
     assert reconcile(stored, real_moved, rules)[0] == stored.replace("9.85", "9.80")  # not governed
     assert list(Rule(after="score", abs=1, scope="absent").spans(stored)) == []
+    first_only = Rule(after="score", abs=1, until="this run")
+    assert [stored[a:b] for a, b in first_only.spans(stored)] == ["9.85"]
 
 
 def test_column_governs_one_column_of_a_table():
