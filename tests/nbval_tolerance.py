@@ -323,6 +323,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         n = len(info["rules"])
         if info["mode"] == "exact":
             what = "exact: every output compared exactly"
+        elif n == 0:
+            what = "tolerant, but no cell declares tolerances: every output compared exactly"
         else:
             what = (f"tolerant: {n} cell(s) with declared tolerances (tests/tolerances.toml), "
                     "every other output exact")
