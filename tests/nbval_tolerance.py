@@ -257,7 +257,7 @@ class _Modes:
                 why = "another machine than the stored run's: " + "; ".join(diffs[:3]) + (
                     f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else "")
             else:
-                why = "same machine fingerprint as the stored run (" + machine.describe(self.here) + ")"
+                why = "same machine fingerprint as the stored run"
             self.cache[path] = {"mode": mode, "why": why, "rules": rules_by_cell(self.tolerances, path)}
         return self.cache[path]
 
