@@ -64,7 +64,10 @@ ALL_VARIANTS = {**VARIANTS, **LONG_RUN_VARIANTS}
 
 
 def gan_kwargs(variant: str) -> dict:
-    return {**ARTICLE, **ALL_VARIANTS[variant][1]}
+    kwargs = {**ARTICLE, **ALL_VARIANTS[variant][1]}
+    if kwargs["kind"] == "dcgan":
+        del kwargs["hidden"]  # the article's widths are an MLP's; make_gan refuses them for a DCGAN
+    return kwargs
 
 
 def save_generator(gan, path: Path) -> None:

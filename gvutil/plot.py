@@ -124,6 +124,9 @@ class SampleGrid(keras.callbacks.Callback):
     def __init__(self, every: int = 1, n: int = 16, ncols: int = 8, seed: int = 0, size: float = 0.6,
                  show: bool = True, directory: str | PathLike[str] | None = None) -> None:
         super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"SampleGrid: every must be a positive whole number of epochs; "
+                             f"received every={every!r}")
         self.every, self.n, self.ncols, self.seed, self.size = every, n, ncols, seed, size
         self.show, self.directory = show, directory
         self.frames, self.figures = [], []

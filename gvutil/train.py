@@ -223,6 +223,9 @@ class EpochLog(keras.callbacks.Callback):
 
     def __init__(self, every: int = 1, digits: int = 3, keys: Sequence[str] | None = None) -> None:
         super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"EpochLog: every must be a positive whole number of epochs; "
+                             f"received every={every!r}")
         self.every, self.digits, self.keys = every, digits, keys
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:

@@ -88,7 +88,8 @@ def test_tanh_generators_work_in_signed_range_but_hand_out_unit_range_images():
 
 @pytest.mark.parametrize("kind", ["mlp", "dcgan"])
 def test_gan_shapes_and_pixel_range(kind):
-    gan = models.make_gan(kind, latent_dim=8, hidden=16, filters=4, seed=0)
+    size = {"hidden": 16} if kind == "mlp" else {"filters": 4}
+    gan = models.make_gan(kind, latent_dim=8, seed=0, **size)
     images = gan.sample(5, seed=1)
     assert images.shape == (5, 28, 28, 1) and images.dtype == np.float32
     assert images.min() >= 0.0 and images.max() <= 1.0
@@ -100,7 +101,8 @@ def test_gan_shapes_and_pixel_range(kind):
 
 @pytest.mark.parametrize("kind,likelihood", [("mlp", "bernoulli"), ("conv", "gaussian")])
 def test_vae_public_interface_shapes(kind, likelihood):
-    vae = models.make_vae(kind, latent_dim=3, hidden=16, filters=4, likelihood=likelihood, seed=0)
+    size = {"hidden": 16} if kind == "mlp" else {"filters": 4}
+    vae = models.make_vae(kind, latent_dim=3, likelihood=likelihood, seed=0, **size)
     x = patterns(6)
     z_mean, z_log_var = vae.encode(x)
     assert numpy(z_mean).shape == (6, 3) and numpy(z_log_var).shape == (6, 3)
@@ -408,3 +410,20 @@ def test_models_document_themselves():
     assert models.GAN.__doc__.startswith("A GAN trained with ``fit(x)`` on images in [0, 1].")
     assert models.VAE.__doc__.startswith("A variational autoencoder trained with ``fit(x)``")
     assert models.GAN._parts == ("generator", "discriminator") and models.VAE._parts == ("encoder", "decoder")
+
+
+@pytest.mark.parametrize("builder,kind,wrong", [
+    ("make_gan", "dcgan", {"hidden": 256}), ("make_gan", "dcgan", {"batchnorm": True}),
+    ("make_gan", "mlp", {"filters": 64}), ("make_gan", "mlp", {"kernel": 3}),
+    ("make_vae", "conv", {"hidden": 256}), ("make_vae", "mlp", {"filters": 16})])
+def test_builders_refuse_an_argument_of_the_other_kind(builder, kind, wrong):
+    (name, value), = wrong.items()
+    with pytest.raises(ValueError, match=rf"{builder}\(kind='{kind}'\) has no use for {name}={value!r}"):
+        getattr(models, builder)(kind, **wrong)
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5, True])
+def test_sample_refuses_a_count_that_is_not_a_positive_whole_number(n):
+    gan = models.make_gan("mlp", latent_dim=2, hidden=8, seed=0)
+    with pytest.raises(ValueError, match=rf"positive whole number of images; received n={n!r}"):
+        gan.sample(n)

@@ -388,3 +388,13 @@ def test_a_plain_for_loop_over_a_dataset_ends_after_its_batches():
     ds = train._ArrayBatches(patterns(40), 16, shuffle=True, seed=0, drop_remainder=True)
     batches = list(sequence_protocol(ds))
     assert len(batches) == len(ds) == 2 and all(len(b) == 16 for b in batches)
+
+
+@pytest.mark.parametrize("every", [0, -1, 1.5])
+def test_epoch_callbacks_refuse_every_that_is_not_a_positive_whole_number(every):
+    from gvutil.plot import SampleGrid
+
+    for callback in (train.EpochLog, SampleGrid):
+        with pytest.raises(ValueError, match=rf"every must be a positive whole number of epochs; "
+                                             rf"received every={every!r}"):
+            callback(every=every)

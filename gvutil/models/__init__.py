@@ -132,19 +132,20 @@ def dcgan_discriminator(filters: int = 32, kernel: int = 5, dropout: float = 0.0
     return keras.Model(x, layers.Dense(1, dtype="float32", name="logit")(h), name=name)
 
 
-def make_gan(kind: Literal["dcgan", "mlp"] = "dcgan", latent_dim: int = 100, *, hidden: Widths = 1024,
-             filters: int = 32, kernel: int = 5, dropout: float = 0.0, output: GeneratorOutput = "tanh",
-             batchnorm: bool = False, loss: Literal["non_saturating", "minimax"] = "non_saturating",
+def make_gan(kind: Literal["dcgan", "mlp"] = "dcgan", latent_dim: int = 100, *, hidden: Widths | None = None,
+             filters: int | None = None, kernel: int | None = None, dropout: float = 0.0,
+             output: GeneratorOutput = "tanh", batchnorm: bool | None = None, loss: Literal["non_saturating", "minimax"] = "non_saturating",
              label_smoothing: float = 0.0, seed: int | None = None, learning_rate: float = 2e-4,
              d_optimizer: Optimizer | str | None = None, g_optimizer: Optimizer | str | None = None,
              **compile_kwargs: Any) -> GAN:
     """A compiled ``GAN`` for 28x28x1 images in [0, 1].
 
     Args:
-        kind: "dcgan" (convolutional; ``filters``, ``kernel`` set its size) or "mlp" (fully
-            connected; ``hidden`` is one width for two layers or the generator's widths, which
-            the discriminator mirrors, e.g. (256, 512, 1024) -> D 1024-512-256; ``batchnorm``
-            adds batch norm to the generator). The article's GAN is
+        kind: "dcgan" (convolutional; ``filters``, default 32, and ``kernel``, default 5, set its
+            size) or "mlp" (fully connected; ``hidden``, default 1024, is one width for two layers
+            or the generator's widths, which the discriminator mirrors, e.g. (256, 512, 1024) ->
+            D 1024-512-256; ``batchnorm=True`` adds batch norm to the generator). An argument of
+            the other kind is refused with a ValueError, not ignored. The article's GAN is
             ``make_gan("mlp", output="sigmoid")``; the book's recommended MLP GAN is
             ``make_gan("mlp", hidden=(256, 512, 1024), batchnorm=True, learning_rate=1e-3)``.
         latent_dim: noise size.
@@ -161,9 +162,13 @@ def make_gan(kind: Literal["dcgan", "mlp"] = "dcgan", latent_dim: int = 100, *, 
     """
     signed = output == "tanh"
     if kind == "mlp":
-        generator = mlp_generator(latent_dim, hidden, output, batchnorm)
+        _refuse("make_gan", kind, filters=filters, kernel=kernel)
+        hidden = 1024 if hidden is None else hidden
+        generator = mlp_generator(latent_dim, hidden, output, bool(batchnorm))
         discriminator = mlp_discriminator(tuple(reversed(_sizes(hidden))), dropout, signed)
     elif kind == "dcgan":
+        _refuse("make_gan", kind, hidden=hidden, batchnorm=batchnorm)
+        filters, kernel = 32 if filters is None else filters, 5 if kernel is None else kernel
         generator = dcgan_generator(latent_dim, filters, kernel, output)
         discriminator = dcgan_discriminator(filters, kernel, dropout, signed)
     else:
@@ -237,15 +242,16 @@ def conv_decoder(latent_dim: int = 2, filters: int = 32, likelihood: Likelihood 
     return keras.Model(z, h, name=name)
 
 
-def make_vae(kind: Literal["mlp", "conv"] = "mlp", latent_dim: int | None = None, *, hidden: Widths = 512,
-             filters: int = 32, likelihood: Likelihood = "bernoulli", beta: float = 1.0,
+def make_vae(kind: Literal["mlp", "conv"] = "mlp", latent_dim: int | None = None, *,
+             hidden: Widths | None = None, filters: int | None = None, likelihood: Likelihood = "bernoulli", beta: float = 1.0,
              sigma: float | None = None, seed: int | None = None, optimizer: Optimizer | str | None = None,
              **compile_kwargs: Any) -> VAE:
     """A compiled ``VAE`` for 28x28x1 images in [0, 1].
 
     Args:
         kind: "mlp" (``hidden`` widths, default 512) or "conv" (the keras.io example;
-            ``filters`` sets the widths).
+            ``filters``, default 32, sets the widths). An argument of the other kind is refused
+            with a ValueError, not ignored.
         latent_dim: default 20 for "mlp", 2 for "conv".
         likelihood, beta, sigma, seed: see ``VAE``.
         optimizer: default Adam(1e-3).
@@ -253,11 +259,15 @@ def make_vae(kind: Literal["mlp", "conv"] = "mlp", latent_dim: int | None = None
             ``gvutil.config.compile_defaults()``.
     """
     if kind == "mlp":
+        _refuse("make_vae", kind, filters=filters)
         latent_dim = 20 if latent_dim is None else latent_dim
+        hidden = 512 if hidden is None else hidden
         encoder = mlp_encoder(latent_dim, hidden)
         decoder = mlp_decoder(latent_dim, hidden, likelihood)
     elif kind == "conv":
+        _refuse("make_vae", kind, hidden=hidden)
         latent_dim = 2 if latent_dim is None else latent_dim
+        filters = 32 if filters is None else filters
         encoder = conv_encoder(latent_dim, filters)
         decoder = conv_decoder(latent_dim, filters, likelihood)
     else:
@@ -266,6 +276,14 @@ def make_vae(kind: Literal["mlp", "conv"] = "mlp", latent_dim: int | None = None
               name=f"{kind}_vae")
     vae.compile(optimizer=optimizer, **_compile_kwargs(compile_kwargs))
     return vae
+
+
+def _refuse(builder, kind, **given):
+    """A ValueError naming each argument given that the model ``kind`` has no use for."""
+    wrong = ", ".join(f"{name}={value!r}" for name, value in given.items() if value is not None)
+    if wrong:
+        raise ValueError(f"{builder}(kind={kind!r}) has no use for {wrong}: "
+                         f"{'these are' if ',' in wrong else 'it is'} an argument of another kind")
 
 
 def _compile_kwargs(overrides, xla_on_cpu=False):

@@ -262,6 +262,8 @@ class ImageModel(keras.Model):
         model's own sampling generator is used (it never touches the training noise). Runs
         compiled (``predict_on_batch``), ``batch_size`` latents at a time.
         """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"sample needs a positive whole number of images; received n={n!r}")
         z = keras.random.normal((n, self.latent_dim),
                                 seed=self.sample_seed_generator if seed is None else seed)
         z = ops.convert_to_numpy(z)
