@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from nbval.plugin import get_sanitize_patterns
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -81,7 +82,14 @@ def _html(cell) -> list[str]:
     return [o["data"]["text/html"] for o in cell.get("outputs", []) if "text/html" in (o.get("data") or {})]
 
 
-TIMING = re.compile(r"\b\d+(\.\d+)?m?s\b|\d+(\.\d+)? ?s per epoch|computed in \d+s")
+# The timings nbval masks (tests/nbval_sanitize.cfg), masked the same way here.
+SANITIZE = get_sanitize_patterns((REPO / "tests" / "nbval_sanitize.cfg").read_text())
+
+
+def _sanitize(text: str) -> str:
+    for regex, replace in SANITIZE:
+        text = re.sub(regex, replace, text)
+    return text
 
 
 def compare(run_dir: Path, book: Path = REPO / "book") -> list[dict]:
@@ -95,7 +103,7 @@ def compare(run_dir: Path, book: Path = REPO / "book") -> list[dict]:
         stored_cells = [c for c in stored_nb.cells if c.cell_type == "code"]
         new_cells = [c for c in new_nb.cells if c.cell_type == "code"]
         for i, (s, n) in enumerate(zip(stored_cells, new_cells)):
-            a, b = TIMING.sub("TIME", _texts(s)), TIMING.sub("TIME", _texts(n))
+            a, b = _sanitize(_texts(s)), _sanitize(_texts(n))
             html = [_html(s), _html(n)]
             if html[0] != html[1]:
                 rows.append({"notebook": executed.name, "cell": i, "declared": i in declared,
@@ -126,7 +134,7 @@ def rule_report(run_dirs: list[Path], book: Path = REPO / "book") -> list[dict]:
     for t in load_tolerances():
         stored_nb = nbformat.read(book / t.notebook, as_version=4)
         index = [i for i, d in rules_by_cell([t], book / t.notebook).items()][0]
-        stored = TIMING.sub("TIME", _texts([c for c in stored_nb.cells if c.cell_type == "code"][index]))
+        stored = _sanitize(_texts([c for c in stored_nb.cells if c.cell_type == "code"][index]))
         s_nums = list(NUMBER.finditer(stored))
         for rule in t.rules:
             governed = [i for i, m in enumerate(s_nums)
@@ -137,7 +145,7 @@ def rule_report(run_dirs: list[Path], book: Path = REPO / "book") -> list[dict]:
                 if not path.exists():
                     continue
                 cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-                new = TIMING.sub("TIME", _texts(cells[index]))
+                new = _sanitize(_texts(cells[index]))
                 n_nums = list(NUMBER.finditer(new))
                 # a run made before a cell's code changed may print more lines (4.2 dropped a
                 # pass/fail line): compare the numbers the two outputs share, in order

@@ -83,7 +83,7 @@ def notebook_problems(path: Path) -> list[str]:
     if kernel != "python3":
         problems.append(f"kernelspec name is {kernel!r}, expected 'python3'")
 
-    fp = (nb.metadata.get("gvutil") or {}).get("machine")
+    fp = machine.stored_fingerprint(nb)
     if not fp or not fp.get("cpu", {}).get("model_name") or "versions" not in fp:
         problems.append("no machine recorded for the stored run (metadata.gvutil.machine): "
                         "re-run with `make execute NB=...`, which records it")
