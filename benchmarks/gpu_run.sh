@@ -2,7 +2,8 @@
 # One GPU session's measurements, in one command (see benchmarks/README.md, "GPU run"):
 #   1. train_speed.py, gvutil's fit() against a hand-written jitted loop (float32, mixed_bfloat16);
 #   2. at the same time on the same GPU
-#      a. chapter 4's pages executed with the full profile and GVUTIL_EXPORT=1, each timed;
+#      a. chapter 4's pages executed with the full profile by tests/converged.py (which exports the
+#         trained models into $W/checkpoints, never into the package), each timed;
 #      b. a few DCGAN settings trained for 30,000 steps (gan_recipes.py, FID on validation images);
 #   3. everything packed into $OUT/gpu_results.tar.gz (executed pages, JSON, logs, weights, RECORD).
 #
@@ -19,8 +20,6 @@ log() { echo "[$(( $(date +%s) - START ))s] $*" | tee -a "$W/run.log"; }
 export XLA_PYTHON_CLIENT_PREALLOCATE=false   # several processes share the GPU
 export GVUTIL_DATA_DIR=${GVUTIL_DATA_DIR:-$PWD/.data}
 PROFILE=${GVUTIL_PROFILE:-full}
-# Only a full-profile run writes checkpoints: a tiny rehearsal must not overwrite gvutil/pretrained/.
-EXPORT=0; [ "$PROFILE" = full ] && EXPORT=1
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
   lscpu | grep -E "^Model name|^CPU\(s\)"
@@ -61,15 +60,13 @@ for nb in 04_gan_recipe 04_gan_code 04_vae_code 04_vae_latent2d; do
   [ "$t" -gt 20 ] || { log "no time left for $nb"; continue; }
   log "page $nb (limit ${t}s)"
   s=$(date +%s)
-  GVUTIL_PROFILE=$PROFILE GVUTIL_EXPORT=$EXPORT timeout "$t" python3 -m nbconvert --to notebook --execute \
-    --output-dir "$W/pages" --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 \
-    "book/$nb.ipynb" > "$W/pages/$nb.log" 2>&1
+  timeout "$t" python3 tests/converged.py --out "$W/pages" --pages "$nb" --profile "$PROFILE" \
+    > "$W/pages/$nb.log" 2>&1
   log "page $nb rc $? in $(( $(date +%s) - s ))s"
 done
 wait $SWEEP; log "long DCGAN runs rc $?"
 
-cp gvutil/pretrained/RECORD.json gvutil/pretrained/RECORD.md "$W/" 2>/dev/null
-cp gvutil/pretrained/*.weights.npz "$W/weights/" 2>/dev/null
+cp -r "$W/pages/checkpoints" "$W/weights" 2>/dev/null  # install with gvutil.pretrained.install(...)
 # The device tool returns files of at most 16 MB: pack everything but the installed wheels, in parts
 # (join them with `cat gpu_results.tgz.part_* > gpu_results.tgz`).
 rm -rf "$W/site"

@@ -38,8 +38,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=None, help="GAN batch (default 256; quick 64)")
     p.add_argument("--vae-batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=None, help="timed steps per model (default 200; quick 10)")
-    p.add_argument("--precision", default="float32",
-                   help="Keras dtype policy: float32, mixed_bfloat16, mixed_float16, or auto")
+    p.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "auto"),
+                   help="Keras dtype policy (the book's models carry no float16 loss scaling)")
     p.add_argument("--models", default="dcgan,vae",
                    help="comma-separated: dcgan, vae, fit_floor (stock Keras fit of a one-weight model)")
     p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",

@@ -84,10 +84,6 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
         # re-created from Python's (now seeded) `random` on first use.
         global_state.set_global_attribute("global_random_seed", seed)
         global_state.set_global_attribute("global_seed_generator", None)
-        if backend == "torch":
-            import torch
-
-            torch.manual_seed(seed)
 
 
 def versions() -> dict[str, str]:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
-    Tensor = Any  # a NumPy array or a backend tensor (tf.Tensor, jax.Array, torch.Tensor)
+    Tensor = Any  # a NumPy array or a backend tensor (tf.Tensor, jax.Array)
 
 __all__ = ["enable_float64", "jit", "state_of", "value_and_grad"]
 
@@ -118,14 +118,6 @@ def value_and_grad(fn: Callable[[], Any], variables: Iterable[keras.Variable],
         for v, value in zip(others, new_values):
             v.assign(value)  # inside an enclosing stateless scope (jit), this records the update
         return ((loss, aux) if has_aux else loss), list(grads)
-    if backend == "torch":
-        import torch
-
-        out = fn()
-        loss, aux = _split_aux(out, has_aux)
-        grads = torch.autograd.grad(loss, [v.value for v in variables], allow_unused=True)
-        grads = [torch.zeros_like(v.value) if g is None else g for v, g in zip(variables, grads)]
-        return ((loss, aux) if has_aux else loss), grads
     raise NotImplementedError(f"value_and_grad does not support the {backend!r} backend")
 
 

@@ -43,10 +43,6 @@ def accelerator() -> str:
         if tf.config.list_logical_devices("TPU"):
             return "tpu"
         return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
-    if backend == "torch":
-        import torch
-
-        return "gpu" if torch.cuda.is_available() else "cpu"
     return "cpu"
 
 
@@ -107,9 +103,9 @@ def set_precision(precision: str = "auto") -> str:
     """Set Keras' global dtype policy before building models; returns the policy name.
 
     "auto": ``mixed_bfloat16`` on a TPU or a GPU with bfloat16 tensor cores (compute
-    capability >= 8, e.g. A100/H100/L4), ``mixed_float16`` on older GPUs (e.g. Colab's T4;
-    the models then scale their losses), ``float32`` on a CPU (exact and deterministic).
-    Any Keras policy name is accepted as is.
+    capability >= 8, e.g. A100/H100/L4), else ``float32`` (a CPU: exact and deterministic; an older
+    GPU such as Colab's T4, which has no fast bfloat16, and whose float16 would need loss scaling,
+    a path the book's models do not carry). Any Keras policy name is accepted as is.
     """
     if precision == "auto":
         device = accelerator()
@@ -117,7 +113,7 @@ def set_precision(precision: str = "auto") -> str:
             precision = "mixed_bfloat16"
         elif device == "gpu":
             cc = _gpu_compute_capability()
-            precision = "mixed_float16" if cc is not None and cc < (8, 0) else "mixed_bfloat16"
+            precision = "float32" if cc is not None and cc < (8, 0) else "mixed_bfloat16"
         else:
             precision = "float32"
     keras.config.set_dtype_policy(precision)
@@ -147,45 +143,35 @@ def compile_defaults(xla_on_cpu: bool = False) -> dict:
     if xla_on_cpu and backend == "tensorflow" and accelerator() == "cpu":
         import tensorflow as tf
 
-        # Not with the CPU split into devices for data parallelism (train.split_cpu/data_parallel):
-        # XLA cannot place mirrored variables there, and runs on one device should stay
-        # comparable with those on two.
-        split = tf.distribute.has_strategy() or len(tf.config.list_logical_devices("CPU")) > 1
-        xla = "auto" if split else True
+        # Not with the CPU split into several devices: runs on one device stay comparable.
+        xla = "auto" if len(tf.config.list_logical_devices("CPU")) > 1 else True
     return {"jit_compile": xla, "steps_per_execution": 8 if many else 1}
 
 
 # --------------------------------------------------------------------------- data parallelism
+def _jax_only(what):
+    if keras.backend.backend() != "jax":
+        raise NotImplementedError(
+            f"{what} uses keras.distribution, which Keras implements on the JAX backend; "
+            f"set KERAS_BACKEND=jax (this is the {keras.backend.backend()} backend)")
+
+
 def split_cpu(n: int = 2) -> int:
-    """Expose the host CPU as ``n`` devices, to try data parallelism without GPUs.
+    """Expose the host CPU as ``n`` JAX devices, to try data parallelism without GPUs.
 
-    Must run before the backend starts computing (in a fresh process, before any model
-    is built). Returns the number of CPU devices now visible.
+    Must run before JAX starts computing (in a fresh process, before any model is built).
+    Returns the number of CPU devices now visible.
     """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
+    _jax_only("split_cpu")
+    import jax
 
-        flag = f"--xla_force_host_platform_device_count={n}"
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
-        try:
-            jax.config.update("jax_num_cpu_devices", n)
-        except Exception:  # older JAX reads XLA_FLAGS only; newer one refuses after start-up
-            pass
-        count = len(jax.devices("cpu"))
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        cpus = tf.config.list_physical_devices("CPU")
-        try:
-            tf.config.set_logical_device_configuration(
-                cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
-        except RuntimeError as e:
-            raise RuntimeError("split_cpu() must run before TensorFlow starts computing "
-                               "(call it first thing in a fresh process)") from e
-        count = len(tf.config.list_logical_devices("CPU"))
-    else:
-        raise NotImplementedError("split_cpu supports the jax and tensorflow backends")
+    flag = f"--xla_force_host_platform_device_count={n}"
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flag).strip()
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except Exception:  # older JAX reads XLA_FLAGS only; newer one refuses after start-up
+        pass
+    count = len(jax.devices("cpu"))
     if count != n:
         raise RuntimeError(f"asked for {n} CPU devices but {count} are visible; call split_cpu() "
                            "before the backend starts (fresh process, before building models)")
@@ -194,28 +180,14 @@ def split_cpu(n: int = 2) -> int:
 
 @contextlib.contextmanager
 def data_parallel(devices: Sequence[str] | None = None) -> Iterator[Any]:
-    """Context for data-parallel training: build, compile and ``fit`` inside it.
+    """Context for data-parallel training on JAX: build, compile and ``fit`` inside it.
 
-    The model is replicated on every device and each batch is split between them
-    (``keras.distribution.DataParallel`` on JAX, ``tf.distribute.MirroredStrategy`` on
-    TensorFlow). ``devices`` defaults to all GPUs (or all CPU devices if there is no GPU).
-    The batch size must be a multiple of the number of devices. Yields the
-    distribution/strategy object.
+    Keras' own ``keras.distribution.DataParallel``: the model is replicated on every device and
+    each batch is split between them; the models need no line of their own for it. ``devices``
+    defaults to all accelerators (or all CPU devices if there is none). The batch size must be a
+    multiple of the number of devices. Yields the distribution.
     """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        devices = devices or keras.distribution.list_devices()
-        distribution = keras.distribution.DataParallel(devices=devices)
-        with distribution.scope():
-            yield distribution
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        if devices is None:
-            devices = [d.name for d in tf.config.list_logical_devices("GPU")]
-            devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
-        strategy = tf.distribute.MirroredStrategy(devices=devices)
-        with strategy.scope():
-            yield strategy
-    else:
-        raise NotImplementedError("data_parallel supports the jax and tensorflow backends")
+    _jax_only("data_parallel")
+    distribution = keras.distribution.DataParallel(devices=devices or keras.distribution.list_devices())
+    with distribution.scope():
+        yield distribution

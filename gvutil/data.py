@@ -41,6 +41,8 @@ __all__ = [
     "MNISTNotFoundError",
     "PIXEL_SCALE",
     "binarize",
+    "check_fit_data",
+    "check_images",
     "cache_dir",
     "gaussian_mixture",
     "gaussian_mixture_density",
@@ -321,3 +323,30 @@ def check_pixel_values(x: ArrayLike, who: str, images: bool = True) -> None:
         hint = " (pixels in [0, 255]? gvutil.data.to_float_images scales them)" if 1.0 < high <= 255.0 else ""
         raise ValueError(f"{who} expects float images with values in [0, 1]; received values in "
                          f"[{low:g}, {high:g}]{hint}.")
+
+
+def check_images(x: Any, image_shape: Sequence[int], who: str) -> None:
+    """Raise a ValueError unless ``x`` (an array, tensor or tensor spec) is a float batch of images
+    of ``image_shape``."""
+    shape = x.shape
+    shape = () if getattr(shape, "rank", 0) is None else tuple(shape)  # TensorShape of unknown rank
+    expected = (None,) + tuple(image_shape)
+    if len(shape) != len(expected) or tuple(shape[1:]) != tuple(image_shape):
+        raise ValueError(f"{who} expects images of shape {expected}; received {shape}.")
+    dtype = str(getattr(x.dtype, "name", x.dtype))
+    if "float" not in dtype:
+        raise ValueError(f"{who} expects float images with values in [0, 1]; received dtype {dtype} "
+                         "(convert uint8 pixels with gvutil.data.to_float_images(x)).")
+
+
+def check_fit_data(x: Any, image_shape: Sequence[int], who: str) -> None:
+    """:func:`check_images` (and, for a NumPy array, :func:`check_pixel_values`) on what ``fit`` gets:
+    an array, a gvutil dataset (its images) or a ``tf.data.Dataset`` (its element spec)."""
+    if hasattr(x, "set_epoch") and hasattr(x, "x"):  # train.dataset / BinarizedImages (PyDataset)
+        x = x.x[:1]
+    elif hasattr(x, "element_spec"):  # tf.data.Dataset
+        x = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        check_images(x, image_shape, who)
+        if isinstance(x, np.ndarray):
+            check_pixel_values(x, who, images=len(image_shape) == 3)

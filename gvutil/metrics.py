@@ -92,8 +92,8 @@ def iwae_log_likelihood(vae: Any, x: ArrayLike, k: int = 5000, batch_size: int =
       (Larochelle's fixed set) or on grey-level pixels with a Gaussian or continuous-Bernoulli
       likelihood are different quantities and must not be compared with these;
     * ``k = 5000`` importance samples per image in the literature (the default here); the
-      book's CPU profile uses ``k = 1000`` on the first 1,000 test images and says so next to
-      the number; the full (GPU) profile uses ``k = 5000`` on all 10,000;
+      book's pages pass ``k = 1000`` and say so next to each number: the CPU profile on the
+      first 2,000 test images, the full profile on all 10,000;
     * report the mean over images of log p(x) in **nats per image** (natural log, summed over
       the 784 pixels; negative, e.g. "log p(x) ≈ -89.3 nats"; papers often quote the negative
       log-likelihood, 89.3). Bits per dimension would be -log p(x) / (784 ln 2).

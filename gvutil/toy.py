@@ -1,8 +1,8 @@
 """Measurements on the toy distributions of :mod:`gvutil.data` (2-D rings and grids of Gaussians).
 
 A generator *covers* a mode when enough of its samples land close to that mode's centre. This is
-the usual way of counting modes on the ring-of-Gaussians benchmark (e.g. Metz et al., 2017,
-"Unrolled Generative Adversarial Networks"): a sample is of *high quality* when it lies within
+the usual way of counting modes on the ring-of-Gaussians benchmark (the three-standard-deviation
+rule follows VEEGAN, Srivastava et al., 2017): a sample is of *high quality* when it lies within
 ``k`` standard deviations of the nearest centre, and a mode is covered when it receives at least
 ``min_fraction`` of the samples.
 """

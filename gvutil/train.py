@@ -27,13 +27,14 @@ from gvutil.config import (PROFILES, TINY_DIVISOR, accelerator, compile_defaults
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from os import PathLike
+    from typing import Any
 
     import tensorflow as tf
     from numpy.typing import ArrayLike
 
 __all__ = [
     "PROFILES", "accelerator", "profile", "pick", "set_precision", "compile_defaults",
-    "dataset", "BinarizedImages", "resumable", "EpochLog", "StopOnNaN", "StopAfter", "callbacks",
+    "dataset", "BinarizedImages", "DataEpoch", "resumable", "EpochLog", "StopOnNaN", "StopAfter", "callbacks",
     "data_parallel", "split_cpu",
 ]
 
@@ -200,6 +201,18 @@ class BinarizedImages(keras.utils.PyDataset):
 
 
 # --------------------------------------------------------------------------- callbacks
+class DataEpoch(keras.callbacks.Callback):
+    """Tell data with ``set_epoch`` (``dataset()``, ``BinarizedImages``) which epoch starts, so it
+    serves that epoch's order, also after a resume. ``GAN.fit``/``VAE.fit`` add it by themselves."""
+
+    def __init__(self, data: Any) -> None:
+        super().__init__()
+        self.data = data
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.data.set_epoch(epoch)
+
+
 def resumable(directory: str | PathLike[str],
               save_freq: str | int = "epoch") -> keras.callbacks.BackupAndRestore:
     """A callback that makes ``fit()`` resumable: an interrupted run loses at most one epoch.

@@ -10,10 +10,11 @@ GPU (benchmarks/README.md, "GPU run").
 
 from pathlib import Path
 
+import converged
 import keras
-import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from gvutil import pretrained
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["04_gan_code", "04_gan_recipe", "04_vae_code", "04_vae_latent2d"]
@@ -30,20 +31,18 @@ def outputs_text(nb):
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                     reason="run once, on Colab's default backend (make unit-tf)")
 @pytest.mark.parametrize("page", PAGES)
-def test_chapter_4_runs_the_full_profile_at_tiny_sizes(page, monkeypatch):
-    monkeypatch.setenv("GVUTIL_PROFILE", "tiny")
-    monkeypatch.delenv("GVUTIL_EXPORT", raising=False)  # never overwrite the shipped checkpoints
-    nb = nbformat.read(REPO / "book" / f"{page}.ipynb", as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(REPO / "book")}},
-                            extra_arguments=["--IPKernelApp.capture_fd_output=False"])
-    client.execute()  # the kernel inherits the environment; raises on any cell's error
+def test_chapter_4_runs_the_full_profile_at_tiny_sizes(page, tmp_path):
+    """Executed as `make converged` executes it (tests/converged.py), export cells included, whose
+    checkpoints must then load; the package's own checkpoints are never touched."""
+    nb = converged.run(page, tmp_path, profile="tiny", timeout=600)  # raises on any cell's error
     text = outputs_text(nb)
     assert "tiny" in text, "the page should print the profile it ran with"
     if page in ("04_gan_code", "04_gan_recipe"):
         assert "trained 30 steps" in text  # 30,000 steps of the full profile / 1,000
     if page == "04_gan_recipe":
         assert "no DCGAN is trained" not in text and text.count("trained 30 steps") == 2
+    exported = {"04_gan_recipe": ["dcgan", "mlp_gan"], "04_vae_code": ["mlp_vae"]}.get(page, [])
+    assert pretrained.available(tmp_path / "checkpoints") == exported
+    for name in exported:
+        model = pretrained.load(name, tmp_path / "checkpoints")
+        assert model.sample(2, seed=0).shape == (2, 28, 28, 1)

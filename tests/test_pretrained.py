@@ -10,23 +10,26 @@ from gvutil import models, pretrained
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    """An empty checkpoint folder in place of the package's own."""
-    monkeypatch.setattr(pretrained, "DIR", tmp_path)
-    monkeypatch.setattr(pretrained, "RECORD_JSON", tmp_path / "RECORD.json")
-    monkeypatch.setattr(pretrained, "RECORD_MD", tmp_path / "RECORD.md")
-    return tmp_path
+def package(tmp_path, monkeypatch):
+    """An empty folder in place of the package's own checkpoint folder."""
+    shipped = tmp_path / "package"
+    shipped.mkdir()
+    monkeypatch.setattr(pretrained, "DIR", shipped)
+    monkeypatch.setattr(pretrained, "RECORD_JSON", shipped / "RECORD.json")
+    monkeypatch.setattr(pretrained, "RECORD_MD", shipped / "RECORD.md")
+    return shipped
 
 
-def test_export_then_load_gives_the_same_generator(store):
+def test_export_then_load_gives_the_same_generator(tmp_path):
+    out = tmp_path / "converged"
     kwargs = {"kind": "mlp", "hidden": [8, 16], "batchnorm": True, "latent_dim": 3, "seed": 0}
     gan = models.make_gan(**{**kwargs, "hidden": (8, 16)})
-    rec = pretrained.export(gan, "tiny_gan", "make_gan", kwargs, train_seconds=12.0, steps=30,
-                            epochs=1.5, evaluation={"score": 1.0})
-    assert rec["sha256"] and rec["bytes"] == (store / "tiny_gan.weights.npz").stat().st_size
-    assert rec["seconds_per_epoch"] == 8.0 and pretrained.available() == ["tiny_gan"]
-    assert "tiny_gan" in (store / "RECORD.md").read_text()
-    loaded = pretrained.load("tiny_gan")
+    rec = pretrained.export(gan, "tiny_gan", "make_gan", kwargs, directory=out, train_seconds=12.0,
+                            steps=30, epochs=1.5, evaluation={"score": 1.0})
+    assert rec["sha256"] and rec["bytes"] == (out / "tiny_gan.weights.npz").stat().st_size
+    assert rec["seconds_per_epoch"] == 8.0 and pretrained.available(out) == ["tiny_gan"]
+    assert "tiny_gan" in (out / "RECORD.md").read_text()
+    loaded = pretrained.load("tiny_gan", out)
     # Every generator weight (BatchNorm statistics included) is the float16-rounded original.
     for a, b in zip(gan.generator.weights, loaded.generator.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a).astype("float16").astype("float32"),
@@ -36,37 +39,55 @@ def test_export_then_load_gives_the_same_generator(store):
                                atol=5e-3)
 
 
-def test_vae_round_trip_keeps_encoder_and_decoder(store):
+def test_vae_round_trip_keeps_encoder_and_decoder(tmp_path):
     vae = models.make_vae("mlp", latent_dim=2, hidden=8, seed=0)
     pretrained.export(vae, "tiny_vae", "make_vae", {"kind": "mlp", "latent_dim": 2, "hidden": 8},
-                      train_seconds=1.0, steps=1, epochs=1)
-    loaded = pretrained.load("tiny_vae")
+                      directory=tmp_path, train_seconds=1.0, steps=1, epochs=1)
+    loaded = pretrained.load("tiny_vae", tmp_path)
     x = np.random.default_rng(1).random((3, 28, 28, 1)).astype("float32")
     np.testing.assert_allclose(vae.reconstruct(x), loaded.reconstruct(x), atol=5e-3)
 
 
-def test_a_changed_or_missing_file_is_refused(store):
+def test_a_changed_or_missing_file_is_refused(tmp_path):
     gan = models.make_gan("mlp", hidden=8, latent_dim=2, seed=0)
     pretrained.export(gan, "g", "make_gan", {"kind": "mlp", "hidden": 8, "latent_dim": 2},
-                      train_seconds=1.0, steps=1, epochs=1)
-    path = store / "g.weights.npz"
+                      directory=tmp_path, train_seconds=1.0, steps=1, epochs=1)
+    path = tmp_path / "g.weights.npz"
     data = bytearray(path.read_bytes())
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(pretrained.CheckpointError, match="SHA-256"):
-        pretrained.load("g")
+        pretrained.load("g", tmp_path)
     path.unlink()
     with pytest.raises(pretrained.CheckpointError, match="missing"):
-        pretrained.load("g")
+        pretrained.load("g", tmp_path)
     with pytest.raises(KeyError, match="no checkpoint named 'nope'"):
-        pretrained.load("nope")
+        pretrained.load("nope", tmp_path)
 
 
-def test_export_is_off_unless_asked(monkeypatch):
-    monkeypatch.delenv("GVUTIL_EXPORT", raising=False)
-    assert not pretrained.exporting()
-    monkeypatch.setenv("GVUTIL_EXPORT", "1")
-    assert pretrained.exporting()
+def test_export_never_writes_into_the_package_and_install_is_the_one_copy_step(tmp_path, package):
+    gan = models.make_gan("mlp", hidden=8, latent_dim=2, seed=0)
+    args = dict(train_seconds=1.0, steps=1, epochs=1)
+    with pytest.raises(ValueError, match="outside the package"):
+        pretrained.export(gan, "g", "make_gan", {"kind": "mlp", "hidden": 8, "latent_dim": 2},
+                          directory=package, **args)
+    assert not any(package.iterdir())
+    out = tmp_path / "converged"
+    for name, seed in (("g", 0), ("h", 1)):
+        model = models.make_gan("mlp", hidden=8, latent_dim=2, seed=seed)
+        pretrained.export(model, name, "make_gan", {"kind": "mlp", "hidden": 8, "latent_dim": 2},
+                          directory=out, **args)
+    # A file that no longer matches its record: nothing at all is installed.
+    (out / "h.weights.npz").write_bytes(b"not the checkpoint")
+    with pytest.raises(pretrained.CheckpointError, match="'h'"):
+        pretrained.install(out)
+    assert pretrained.available() == [] and not (package / "g.weights.npz").exists()
+    # Installing the good one copies the file and its record, and the package loads it.
+    assert pretrained.install(out, ["g"]) == ["g"]
+    assert pretrained.available() == ["g"] and (package / "RECORD.md").exists()
+    z = np.ones((2, 2), "float32")
+    np.testing.assert_array_equal(pretrained.load("g").generator.predict_on_batch(z),
+                                  pretrained.load("g", out).generator.predict_on_batch(z))
 
 
 def test_shipped_checkpoints_match_their_records():

@@ -314,7 +314,7 @@ DATA_PARALLEL_SCRIPT = textwrap.dedent("""
         return m, {k: v[-1] for k, v in h.items()}
 
     with train.data_parallel() as dist:
-        replicas = getattr(dist, "num_replicas_in_sync", None) or dist.device_mesh.devices.size
+        replicas = dist.device_mesh.devices.size
         parallel = {kind: run(kind) for kind in ("gan", "vae")}
     out = {"devices": devices, "replicas": int(replicas)}
     for kind, (m, logs) in parallel.items():
@@ -327,6 +327,7 @@ DATA_PARALLEL_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution data parallelism is JAX's")
 def test_two_virtual_device_data_parallel_fit_matches_one_device():
     env = {**os.environ, "KERAS_BACKEND": BACKEND, "TF_CPP_MIN_LOG_LEVEL": "2",
            "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONPATH": str(REPO)}
@@ -398,3 +399,11 @@ def test_epoch_callbacks_refuse_every_that_is_not_a_positive_whole_number(every)
         with pytest.raises(ValueError, match=rf"every must be a positive whole number of epochs; "
                                              rf"received every={every!r}"):
             callback(every=every)
+
+
+@pytest.mark.skipif(BACKEND == "jax", reason="the JAX backend has data parallelism")
+def test_data_parallel_elsewhere_says_it_needs_jax():
+    for what, call in (("data_parallel", lambda: train.data_parallel().__enter__()),
+                       ("split_cpu", lambda: train.split_cpu(2))):
+        with pytest.raises(NotImplementedError, match=rf"{what} uses keras.distribution.*KERAS_BACKEND=jax"):
+            call()

@@ -9,9 +9,11 @@ trains for longer (the full profile) is kept here, so that a reader of the websi
 Each checkpoint is the model's weights rounded to float16 (``<name>.weights.npz``, a few MB) and
 an entry of ``RECORD.json``: the builder and its arguments, the SHA-256 of the file, and how it
 was made. :func:`load` rebuilds the model with the builder, checks the SHA-256 and sets the
-weights; a file that does not match its record is never used. ``make converged`` runs the
-chapters with the full profile and ``GVUTIL_EXPORT=1``, which makes their :func:`export` calls
-write new checkpoints; ``RECORD.md`` is the same record for people.
+weights; a file that does not match its record is never used. ``RECORD.md`` is the same record
+for people. ``make converged`` runs the chapters with the full profile and :func:`export`\s their
+models into a folder of its own (``_build/converged/checkpoints``), never into this package; only
+``make install-checkpoints`` (:func:`install`, which checks every file against its record first)
+replaces the shipped checkpoints.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 
     from gvutil.models import GAN, VAE
 
-__all__ = ["DIR", "available", "record", "load", "machine", "save_weights", "exporting", "export",
+__all__ = ["DIR", "available", "record", "load", "machine", "save_weights", "export", "install",
            "CheckpointError"]
 
 DIR = Path(__file__).resolve().parent
@@ -51,20 +54,24 @@ class CheckpointError(ChecksumError):
     """A checkpoint file is missing or does not match its record."""
 
 
-def _records() -> dict:
-    if not RECORD_JSON.exists():
-        return {}
-    return json.loads(RECORD_JSON.read_text())
+def _records(directory: Path | None = None) -> dict:
+    path = RECORD_JSON if directory is None else Path(directory) / RECORD_JSON.name
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
-def available() -> list[str]:
-    """Names of the checkpoints that have a record."""
-    return sorted(_records())
+def _write_records(directory: Path, records: dict) -> None:
+    (directory / RECORD_JSON.name).write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    (directory / RECORD_MD.name).write_text(_markdown(records))
 
 
-def record(name: str) -> dict:
+def available(directory: str | PathLike[str] | None = None) -> list[str]:
+    """Names of the checkpoints that have a record (in the package, or in ``directory``)."""
+    return sorted(_records(directory))
+
+
+def record(name: str, directory: str | PathLike[str] | None = None) -> dict:
     """The record of checkpoint ``name``: builder, arguments, SHA-256, command, machine, times."""
-    records = _records()
+    records = _records(directory)
     if name not in records:
         raise KeyError(f"no checkpoint named {name!r}; available: {sorted(records)}")
     return records[name]
@@ -87,21 +94,27 @@ def _build(rec: dict):
     return getattr(models, rec["builder"])(**kwargs)
 
 
-def load(name: str) -> GAN | VAE:
-    """The model of checkpoint ``name``, compiled, with its trained weights (float16-rounded).
+def _checked_file(name: str, rec: dict, directory: Path) -> Path:
+    path = directory / rec["file"]
+    if not path.exists():
+        raise CheckpointError(f"checkpoint file {path} is missing; reinstall gvutil or run `make converged`")
+    digest = _sha256(path)
+    if digest != rec["sha256"]:
+        raise CheckpointError(f"{path} has SHA-256 {digest}, but the record of {name!r} says "
+                              f"{rec['sha256']}: the file is corrupted or was replaced; reinstall or retrain")
+    return path
+
+
+def load(name: str, directory: str | PathLike[str] | None = None) -> GAN | VAE:
+    """The model of checkpoint ``name``, compiled, with its trained weights (float16-rounded), from
+    the package or from ``directory`` (e.g. where ``make converged`` wrote new ones).
 
     Raises:
         KeyError: no such checkpoint.
         CheckpointError: the weights file is missing or its SHA-256 differs from the record.
     """
-    rec = record(name)
-    path = DIR / rec["file"]
-    if not path.exists():
-        raise CheckpointError(f"checkpoint file {path} is missing; reinstall gvutil or run `make converged`")
-    digest = _sha256(path)
-    if digest != rec["sha256"]:
-        raise CheckpointError(f"{path} has SHA-256 {digest}, but its record says {rec['sha256']}: "
-                              "the file is corrupted or was replaced; reinstall gvutil or retrain")
+    rec = record(name, directory)
+    path = _checked_file(name, rec, DIR if directory is None else Path(directory))
     model = _build(rec)
     with np.load(path) as arrays:
         for part in _PARTS[rec["builder"]]:
@@ -142,17 +155,14 @@ def save_weights(model: keras.Model, parts: Iterable[str], path: str | PathLike[
     np.savez_compressed(path, **arrays)
 
 
-def exporting() -> bool:
-    """True when ``GVUTIL_EXPORT=1`` asks the chapters to write their full-profile checkpoints."""
-    return os.environ.get("GVUTIL_EXPORT", "").strip() == "1"
-
-
-def export(model: keras.Model, name: str, builder: str, kwargs: dict, *, train_seconds: float, steps: int,
-           epochs: float, evaluation: dict | None = None, command: str = "make converged",
-           note: str = "") -> dict:
-    """Write ``model``'s weights (float16) as checkpoint ``name`` and record how it was made.
+def export(model: keras.Model, name: str, builder: str, kwargs: dict, *, directory: str | PathLike[str],
+           train_seconds: float, steps: int, epochs: float, evaluation: dict | None = None,
+           command: str = "make converged", note: str = "") -> dict:
+    """Write ``model``'s weights (float16) as checkpoint ``name`` into ``directory``, with the record
+    of how it was made (``RECORD.json``/``RECORD.md`` there, other records kept).
 
     Args:
+        directory: where to write; never the package's own folder (see :func:`install`).
         builder, kwargs: the ``gvutil.models`` builder and arguments that rebuild the model.
         train_seconds, steps, epochs: what the training run cost.
         evaluation: numbers measured on the trained model (before rounding), if any.
@@ -163,9 +173,14 @@ def export(model: keras.Model, name: str, builder: str, kwargs: dict, *, train_s
 
     if builder not in _BUILDERS:
         raise ValueError(f"builder must be one of {_BUILDERS}; received {builder!r}")
-    path = DIR / f"{name}.weights.npz"
+    directory = Path(directory)
+    if directory.resolve() == DIR.resolve():
+        raise ValueError(f"export writes checkpoints outside the package, not into {DIR}: the shipped "
+                         "ones are replaced only by install() (`make install-checkpoints`)")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.weights.npz"
     save_weights(model, _PARTS[builder], path)
-    records = _records()
+    records = _records(directory)
     records[name] = {
         "builder": builder,
         "kwargs": kwargs,
@@ -184,9 +199,27 @@ def export(model: keras.Model, name: str, builder: str, kwargs: dict, *, train_s
         "evaluation": evaluation or {},
         "note": note or os.environ.get("GVUTIL_EXPORT_NOTE", ""),
     }
-    RECORD_JSON.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
-    RECORD_MD.write_text(_markdown(records))
+    _write_records(directory, records)
     return records[name]
+
+
+def install(directory: str | PathLike[str], names: Iterable[str] | None = None) -> list[str]:
+    """Replace the package's checkpoints ``names`` (default: all in ``directory``) by those that
+    ``make converged`` wrote into ``directory``: the one step that writes into the package.
+
+    Every file is checked against its record (SHA-256) before anything is copied; a checkpoint that
+    fails the check leaves the package untouched. Returns the names installed.
+    """
+    source = Path(directory)
+    records = _records(source)
+    names = sorted(records) if names is None else list(names)
+    files = {name: _checked_file(name, record(name, source), source) for name in names}
+    shipped = _records()
+    for name, path in files.items():
+        shutil.copyfile(path, DIR / path.name)
+        shipped[name] = records[name]
+    _write_records(DIR, shipped)
+    return names
 
 
 def _markdown(records: dict) -> str:
