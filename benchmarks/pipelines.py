@@ -21,17 +21,9 @@ import gvutil  # noqa: F401  (quiets TensorFlow before Keras loads it)
 import keras
 import numpy as np
 
-from gvutil import data, models, train
+from gvutil import data, train
 from gvutil.data import PIXEL_SCALE
-
-MODELS = {
-    "article": ("the article's MLP GAN (1024-1024, sigmoid), XLA as make_gan compiles it",
-                lambda: models.make_gan("mlp", hidden=1024, output="sigmoid", seed=0)),
-    "recipe": ("the recommended MLP GAN (256-512-1024, batch norm)",
-               lambda: models.make_gan("mlp", hidden=(256, 512, 1024), batchnorm=True,
-                                       learning_rate=1e-3, seed=0)),
-    "dcgan": ("the small DCGAN (32 filters)", lambda: models.make_gan("dcgan", seed=0)),
-}
+from xla_cpu import MODELS  # the same model builders as the XLA measurement (benchmarks/xla_cpu.py)
 
 
 def tf_data_batches(x, batch_size, seed):
@@ -53,7 +45,7 @@ def tf_data_batches(x, batch_size, seed):
 def steps_per_second(name, kind, steps, x):
     model = MODELS[name][1]()
     if kind == "pydataset":
-        batches = train._ArrayBatches(x[..., None], 128, shuffle=True, seed=0, drop_remainder=True)
+        batches = train.dataset(x, 128, seed=0)  # an ImageBatches (PyDataset)
     else:
         batches = tf_data_batches(x, 128, 0)
     epochs = math.ceil((steps + 30) / (len(x) // 128))

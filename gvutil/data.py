@@ -203,8 +203,8 @@ def load_mnist(download: bool = True, mirrors: Sequence[str] | None = None,
 
 # The book's one pixel scaling. A multiplication by float32(1/255), not a division by 255: XLA (on
 # TensorFlow and JAX) compiles `x / 255` into this very multiplication, and the two disagree in the
-# last bit for 126 of the 256 pixel values, so only this form gives the same floats on the host, in a
-# tf.data pipeline and inside a compiled step.
+# last bit for 126 of the 256 pixel values, so only this form gives the same floats on the host, on a
+# device and inside a compiled step.
 PIXEL_SCALE = np.float32(1.0 / 255.0)
 
 
@@ -342,9 +342,12 @@ def check_images(x: Any, image_shape: Sequence[int], who: str) -> None:
 def check_fit_data(x: Any, image_shape: Sequence[int], who: str) -> None:
     """:func:`check_images` (and, for a NumPy array, :func:`check_pixel_values`) on what ``fit`` gets:
     an array, a gvutil dataset (its images) or a ``tf.data.Dataset`` (its element spec)."""
-    if hasattr(x, "set_epoch") and hasattr(x, "x"):  # train.dataset / BinarizedImages (PyDataset)
-        x = x.x[:1]
-    elif hasattr(x, "element_spec"):  # tf.data.Dataset
+    if hasattr(x, "set_epoch") and hasattr(x, "x"):  # train.dataset / BinarizedImages: batches are
+        if tuple(x.x.shape[1:]) != tuple(image_shape):  # floats in [0, 1] whatever x.x holds
+            raise ValueError(f"{who} expects images of shape {(None,) + tuple(image_shape)}; "
+                             f"received {tuple(x.x.shape)}.")
+        return
+    if hasattr(x, "element_spec"):  # tf.data.Dataset
         x = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         check_images(x, image_shape, who)

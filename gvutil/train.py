@@ -20,7 +20,7 @@ import numpy as np
 import keras
 
 from gvutil import data
-from gvutil.data import PIXEL_SCALE, scale_pixels
+from gvutil.data import scale_pixels
 from gvutil.config import (PROFILES, TINY_DIVISOR, accelerator, compile_defaults,  # noqa: F401
                             data_parallel, pick, profile, set_precision, split_cpu)
 
@@ -34,13 +34,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROFILES", "accelerator", "profile", "pick", "set_precision", "compile_defaults",
-    "dataset", "BinarizedImages", "DataEpoch", "resumable", "EpochLog", "StopOnNaN", "StopAfter", "callbacks",
+    "dataset", "ImageBatches", "BinarizedImages", "DataEpoch", "resumable", "EpochLog", "StopOnNaN", "StopAfter", "callbacks",
     "data_parallel", "split_cpu",
 ]
 
 # --------------------------------------------------------------------------- input pipeline
-class _ArrayBatches(keras.utils.PyDataset):
-    """Shuffled batches of an in-memory array; the order of epoch e depends only on (seed, e)."""
+class ImageBatches(keras.utils.PyDataset):
+    """Shuffled batches of an in-memory image array, scaled to [0, 1]; the order of epoch e depends
+    only on (seed, e). What :func:`dataset` returns, on every backend (see there)."""
 
     def __init__(self, x: np.ndarray, batch_size: int, shuffle: bool, seed: int, drop_remainder: bool,
                  on_device: bool = False) -> None:
@@ -105,22 +106,24 @@ class _ArrayBatches(keras.utils.PyDataset):
 
 
 def dataset(x: ArrayLike, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
-            drop_remainder: bool = True,
-            on_device: bool | None = None) -> tf.data.Dataset | keras.utils.PyDataset:
+            drop_remainder: bool = True, on_device: bool | None = None) -> ImageBatches:
     """Batches of images for ``fit()``: shuffled with a seed, the partial last batch dropped.
 
     ``x``: images, float in [0, 1] or uint8 (scaled to [0, 1] batch by batch); ``(n, h, w)``
     gets a channel axis, so ``load_mnist()`` arrays can be passed as they are. Epoch ``e``
-    visits the images in an order that depends only on ``(seed, e)``, so a resumed run sees
-    the same batches as an uninterrupted one. Dropping the last partial batch keeps every
-    step the same shape (on JAX a different shape means a fresh XLA compile).
+    visits the images in an order that depends only on ``(seed, e)`` (NumPy's generator, the same
+    on every backend), so a resumed run sees the same batches as an uninterrupted one. Dropping the
+    last partial batch keeps every step the same shape (on JAX a different shape means a fresh XLA
+    compile).
 
-    Returns a ``tf.data.Dataset`` (prefetched) on TensorFlow, else a ``keras.utils.PyDataset``.
-    On JAX with an accelerator (or ``on_device=True``) the images stay on the device and each
-    epoch is permuted there, so no step waits for a host-to-device copy. Both kinds have
-    ``set_epoch(e)``, which ``GAN.fit``/``VAE.fit`` call at each epoch start (they
-    also default to ``shuffle=False`` for it). Other Keras models can use it with
-    ``fit(..., shuffle=False)``; the epoch then advances by itself, once per pass.
+    One kind of object on every backend, an :class:`ImageBatches` (a ``keras.utils.PyDataset``): a
+    ``tf.data`` pipeline trained the book's GANs no faster on this project's CPU (1.02x and 0.95x,
+    ``benchmarks/pipelines.py``). On JAX with an accelerator (or ``on_device=True``) the images stay
+    on the device and each epoch is permuted and cut into batches there in one call, so no step waits
+    for a host-to-device copy (1.6x on a GPU, ``benchmarks/README.md``). ``set_epoch(e)`` is called by
+    ``GAN.fit``/``VAE.fit`` at each epoch start (``train.DataEpoch``), which also default to
+    ``shuffle=False``; other Keras models can use it with ``fit(..., shuffle=False)``, and the epoch
+    then advances by itself, once per pass.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}")
@@ -132,40 +135,12 @@ def dataset(x: ArrayLike, batch_size: int = 128, *, shuffle: bool = True, seed: 
         data.check_pixel_values(x, "train.dataset")
     if batch_size > len(x) and drop_remainder:
         raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} images")
-    if keras.backend.backend() != "tensorflow":
-        if on_device is None:
-            on_device = keras.backend.backend() == "jax" and accelerator() != "cpu"
-        return _ArrayBatches(x, batch_size, shuffle, seed, drop_remainder, bool(on_device))
-
-    import tensorflow as tf
-
-    n = len(x)
-    with tf.init_scope(), tf.device("/cpu:0"):
-        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="gvutil_dataset_epoch")
-        images = tf.constant(x)
-
-    def epoch_indices(_):
-        e = epoch.assign_add(1) - 1  # read the epoch, advance the counter for the next pass
-        if shuffle:
-            keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(seed, tf.int64), e]))
-            order = tf.argsort(keys)
-        else:
-            order = tf.range(n)
-        return tf.data.Dataset.from_tensor_slices(order)
-
-    def gather(idx):
-        batch = tf.gather(images, idx)
-        return tf.cast(batch, tf.float32) * PIXEL_SCALE if x.dtype == np.uint8 else batch
-
-    steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
-    ds = (tf.data.Dataset.from_tensors(0).flat_map(epoch_indices)
-          .batch(batch_size, drop_remainder=drop_remainder)
-          .map(gather)  # one gather per batch: no parallel map needed
-          .apply(tf.data.experimental.assert_cardinality(steps))
-          .prefetch(tf.data.AUTOTUNE))
-    ds.set_epoch = lambda e: epoch.assign(int(e))
-    ds._gvutil_epoch = epoch  # keeps the variable alive with the dataset
-    return ds
+    if on_device is None:
+        on_device = keras.backend.backend() == "jax" and accelerator() != "cpu"
+    if on_device and keras.backend.backend() != "jax":
+        raise ValueError("on_device=True keeps the batches on a JAX device; this is the "
+                         f"{keras.backend.backend()} backend")
+    return ImageBatches(x, batch_size, shuffle, seed, drop_remainder, bool(on_device))
 
 
 class BinarizedImages(keras.utils.PyDataset):

@@ -220,7 +220,7 @@ def test_discriminator_learns_to_separate_real_from_a_frozen_generator():
 def test_vae_training_lowers_the_loss_and_metrics_agree(beta):
     gvutil.seed_everything(0)
     vae = tiny_vae(beta=beta, optimizer=keras.optimizers.Adam(1e-2))
-    h = vae.fit(train.dataset(patterns(64), 16, seed=0), epochs=4, verbose=0).history
+    h = vae.fit(train.dataset(patterns(64), 16, seed=0), epochs=6, verbose=0).history
     assert set(h) == {"reconstruction", "kl", "elbo", "loss"}
     rec, kl, elbo, loss = (np.array(h[k]) for k in ("reconstruction", "kl", "elbo", "loss"))
     np.testing.assert_allclose(elbo, -(rec + kl), rtol=1e-5)
@@ -310,6 +310,23 @@ def test_evaluate_does_not_move_the_training_noise(kind):
         return model
 
     assert max_diff(run(False).weights, run(True).weights) == 0.0
+
+
+def test_mixed_bfloat16_trains_both_models_without_loss_scaling():
+    """The GPU precision the book keeps: bfloat16 compute, float32 weights and losses, no scaling."""
+    try:
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        gvutil.seed_everything(0)
+        gan, vae = tiny_gan(), tiny_vae()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert gan.generator.layers[1].compute_dtype == "bfloat16"
+    assert gan.generator.layers[1].kernel.dtype == "float32"
+    assert not isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    for model, key in ((gan, "d_loss"), (vae, "elbo")):
+        h = model.fit(train.dataset(patterns(32), 16, seed=0), epochs=2, verbose=0).history
+        assert all(math.isfinite(v) for values in h.values() for v in values), h
+        assert model.sample(2, seed=0).dtype == np.float32
 
 
 # --------------------------------------------------------------------------- saving

@@ -23,8 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 def epoch_batches(ds):
     """One pass over a gvutil dataset as a list of NumPy batches."""
-    if hasattr(ds, "as_numpy_iterator"):
-        return list(ds.as_numpy_iterator())
     ds.on_epoch_begin()
     out = [ds[i] for i in range(len(ds))]
     ds.on_epoch_end()
@@ -67,7 +65,7 @@ def test_dataset_drops_the_partial_batch_and_shuffles_by_seed_and_epoch():
 
 
 def test_every_pixel_value_scales_to_the_same_float_everywhere():
-    """One pixel scaling: the training pipeline (host, tf.data, device), a compiled step, the
+    """One pixel scaling: the training pipeline (host, device), a compiled step, the
     chapters' to_float_images, the plots and the evaluator give the same float32 for each of the
     256 values, bit for bit, and that float is the exact float32 of v * float32(1/255)."""
     from gvutil import evaluator
@@ -385,8 +383,7 @@ def test_a_plain_for_loop_over_a_dataset_ends_after_its_batches():
             yield item
             i += 1
 
-    # the in-memory batches dataset() returns on JAX (on TensorFlow it returns a tf.data pipeline)
-    ds = train._ArrayBatches(patterns(40), 16, shuffle=True, seed=0, drop_remainder=True)
+    ds = train.dataset(patterns(40), 16, seed=0)  # an ImageBatches on every backend
     batches = list(sequence_protocol(ds))
     assert len(batches) == len(ds) == 2 and all(len(b) == 16 for b in batches)
 
@@ -407,3 +404,20 @@ def test_data_parallel_elsewhere_says_it_needs_jax():
                        ("split_cpu", lambda: train.split_cpu(2))):
         with pytest.raises(NotImplementedError, match=rf"{what} uses keras.distribution.*KERAS_BACKEND=jax"):
             call()
+
+
+def test_dataset_is_one_kind_of_object_on_every_backend():
+    ds = train.dataset(patterns(32), 16, seed=0)
+    assert isinstance(ds, train.ImageBatches) and isinstance(ds, keras.utils.PyDataset)
+    if BACKEND != "jax":
+        with pytest.raises(ValueError, match="on_device=True keeps the batches on a JAX device"):
+            train.dataset(patterns(32), 16, on_device=True)
+
+
+def test_uint8_images_train_through_the_pipeline():
+    """load_mnist's uint8 arrays go into dataset() as they are; fit gets floats in [0, 1]."""
+    x = (patterns(32) * 255).round().astype("uint8")
+    h = tiny_gan().fit(train.dataset(x, 16, seed=0), epochs=1, verbose=0).history
+    assert math.isfinite(h["d_loss"][0])
+    with pytest.raises(ValueError, match=r"expects images of shape \(None, 28, 28, 1\); received \(\d+, 14, 14, 1\)"):
+        tiny_gan().fit(train.dataset(x[:, ::2, ::2], 16), epochs=1, verbose=0)
