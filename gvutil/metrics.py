@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "classifier_fid",
     "classifier_score",
+    "precision_recall",
     "sample_quality",
     "report_sample_quality",
     "elbo",
@@ -307,6 +308,57 @@ def classifier_fid(images_a: ArrayLike, images_b: ArrayLike, batch_size: int = 5
     return frechet_distance(mu_a, s_a, mu_b, s_b)
 
 
+def _knn_radii(features: np.ndarray, k: int, batch_size: int) -> np.ndarray:
+    """Distance from each row to its k-th nearest other row (the row itself excluded)."""
+    sq = (features ** 2).sum(1)
+    out = np.empty(len(features))
+    for start in range(0, len(features), batch_size):
+        rows = features[start:start + batch_size]
+        d2 = np.maximum(sq[start:start + batch_size, None] + sq[None, :] - 2.0 * rows @ features.T, 0.0)
+        out[start:start + len(rows)] = np.sqrt(np.partition(d2, k, axis=1)[:, k])  # [:, 0] is itself
+    return out
+
+
+def _inside_manifold(queries: np.ndarray, points: np.ndarray, radii: np.ndarray, batch_size: int) -> np.ndarray:
+    """For each query, whether it lies in some ball B(point, radius) (the union is the manifold)."""
+    sq_p = (points ** 2).sum(1)
+    inside = np.empty(len(queries), bool)
+    for start in range(0, len(queries), batch_size):
+        rows = queries[start:start + batch_size]
+        d2 = np.maximum((rows ** 2).sum(1)[:, None] + sq_p[None, :] - 2.0 * rows @ points.T, 0.0)
+        inside[start:start + len(rows)] = (np.sqrt(d2) <= radii[None, :]).any(axis=1)
+    return inside
+
+
+def precision_recall(real_features: ArrayLike, fake_features: ArrayLike, k: int = 3,
+                     batch_size: int = 1000) -> dict:
+    """Improved precision and recall (Kynkäänniemi et al., 2019) of two feature sets.
+
+    Each set's manifold is the union of balls around its points, each ball reaching the point's
+    ``k``-th nearest neighbour in the same set. ``precision``: the share of fake points inside the
+    real manifold (are the samples realistic?); ``recall``: the share of real points inside the fake
+    manifold (is the data covered?). Both in [0, 1]; identical sets give 1 and 1. Distances are
+    Euclidean in float64 (the book passes the evaluator's 128 features, see :func:`metric_card`).
+
+    Raises:
+        ValueError: ``k`` not a positive whole number, sets of other widths, or a set of at most
+            ``k`` points (a k-th neighbour needs k + 1 of them).
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive whole number of neighbours; received k={k!r}")
+    real = np.asarray(real_features, "float64")
+    fake = np.asarray(fake_features, "float64")
+    for name, f in (("real_features", real), ("fake_features", fake)):
+        if f.ndim != 2 or len(f) <= k:
+            raise ValueError(f"{name} must be (n, d) with n > k = {k} (each point needs {k} neighbours); "
+                             f"received shape {f.shape}")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real_features and fake_features have {real.shape[1]} and {fake.shape[1]} columns")
+    precision = _inside_manifold(fake, real, _knn_radii(real, k, batch_size), batch_size).mean()
+    recall = _inside_manifold(real, fake, _knn_radii(fake, k, batch_size), batch_size).mean()
+    return {"precision": float(precision), "recall": float(recall)}
+
+
 def classifier_score(images: ArrayLike, batch_size: int = 500) -> float:
     """Classifier score exp(E_x KL(p(y|x) ‖ p(y))), the MNIST analogue of the Inception score.
 
@@ -335,7 +387,9 @@ def sample_quality(images: ArrayLike, reference: ArrayLike, n_fid: int = 2000,
     * ``fid``: :func:`classifier_fid` of the first ``n_fid`` images against the first ``n_fid``
       of ``reference`` (FID depends on the set size, so both sets have the same size);
     * ``shares``: the fraction of ``images`` the evaluator assigns to each digit 0-9, and
-      ``classes_5pct``, how many digits get at least 5 % of them (10 for a balanced set).
+      ``classes_5pct``, how many digits get at least 5 % of them (10 for a balanced set);
+    * ``precision``, ``recall``: :func:`precision_recall` (k = 3) of the same ``n_fid`` images'
+      evaluator features against the reference's.
 
     ``reference`` should be real images neither the generator nor the evaluator trained on
     (MNIST test images); the evaluator trained on the MNIST training set.
@@ -359,7 +413,8 @@ def sample_quality(images: ArrayLike, reference: ArrayLike, n_fid: int = 2000,
     ref_features = evaluator.features(ref[:n_fid], batch_size)
     fid = frechet_distance(*gaussian_statistics(features[:n_fid]), *gaussian_statistics(ref_features))
     return {"score": float(np.exp(kl.mean())), "fid": float(fid), "shares": shares,
-            "classes_5pct": int((shares >= 0.05).sum()), "n": len(x)}
+            "classes_5pct": int((shares >= 0.05).sum()), "n": len(x),
+            **precision_recall(ref_features, features[:n_fid])}
 
 
 def report_sample_quality(name: str, images: ArrayLike, reference: ArrayLike, n_fid: int = 2000) -> dict:

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from os import PathLike
     from typing import Any
 
-    import tensorflow as tf
     from numpy.typing import ArrayLike
 
 __all__ = [

@@ -389,6 +389,13 @@ def test_sample_quality_matches_the_separate_metrics(mnist):
     ones = x_test[y_test == 1][:300]
     q1 = metrics.sample_quality(ones, reference, n_fid=200)
     assert q1["classes_5pct"] == 1 and q1["shares"][1] > 0.95 and q1["score"] < 1.2
+    # precision and recall on the evaluator's features of the same images: real digits are both
+    # realistic and covering; one digit only is realistic and covers about its own share
+    features_ref = metrics.evaluator_features(reference)
+    assert (q["precision"], q["recall"]) == tuple(metrics.precision_recall(
+        features_ref, metrics.evaluator_features(images[:300])).values())
+    assert q["precision"] > 0.6 and q["recall"] > 0.6
+    assert q1["precision"] > 0.6 and q1["recall"] < 0.25
     with pytest.raises(ValueError, match="at least n_fid=2000"):
         metrics.sample_quality(images, reference)
     with pytest.raises(ValueError, match="must exceed the 128 feature dimensions"):
@@ -406,3 +413,47 @@ def test_report_sample_quality_prints_what_it_returns(mnist, capsys):
     shares = [float(s) for s in lines[1].split(":")[1].split()]
     np.testing.assert_allclose(shares, q["shares"], atol=0.005)
     assert shares[1] > 0.95
+
+
+# --------------------------------------------------------------------------- precision and recall
+def _cluster(centre, n, seed, spread=0.1, d=8):
+    return centre + spread * np.random.default_rng(seed).standard_normal((n, d))
+
+
+def test_precision_recall_exact_answers():
+    a = _cluster(0.0, 60, 0)
+    b = _cluster(100.0, 40, 1)
+    real = np.concatenate([a, b])
+    # identical sets: every point lies in its own ball
+    assert metrics.precision_recall(real, real) == {"precision": 1.0, "recall": 1.0}
+    # two clusters far apart: no sample is realistic, nothing is covered
+    assert metrics.precision_recall(a, b + 1000.0) == {"precision": 0.0, "recall": 0.0}
+    # a strict subset of the reference (only cluster a): every sample is a real point, so precision 1;
+    # recall is the covered share of the reference, 60 of 100
+    assert metrics.precision_recall(real, a) == {"precision": 1.0, "recall": 0.6}
+    # the two numbers swap with the two sets
+    swapped = metrics.precision_recall(a, real)
+    assert swapped == {"precision": 0.6, "recall": 1.0}
+
+
+def test_precision_recall_uses_the_kth_neighbour():
+    # points on a line at 0, 1, 2, ..., 9; fakes at 10.5: within the 1st-neighbour radius (1) of 9?
+    # no (1.5 > 1); within its 2nd-neighbour radius (2)? yes.
+    real = np.arange(10, dtype="float64")[:, None]
+    fake = np.full((5, 1), 10.5)
+    assert metrics.precision_recall(real, fake, k=1)["precision"] == 0.0
+    assert metrics.precision_recall(real, fake, k=2)["precision"] == 1.0
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, True])
+def test_precision_recall_refuses_a_bad_k(k):
+    x = np.zeros((10, 2))
+    with pytest.raises(ValueError, match=rf"k must be a positive whole number of neighbours; received k={k!r}"):
+        metrics.precision_recall(x, x, k=k)
+
+
+def test_precision_recall_needs_more_points_than_k():
+    with pytest.raises(ValueError, match=r"fake_features must be \(n, d\) with n > k = 3.*received shape \(3, 2\)"):
+        metrics.precision_recall(np.zeros((10, 2)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="have 2 and 3 columns"):
+        metrics.precision_recall(np.zeros((10, 2)), np.zeros((10, 3)))

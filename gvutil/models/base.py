@@ -17,7 +17,7 @@ from keras import ops
 from gvutil.data import check_fit_data, check_images
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = ["ImageModel", "OptimizerPair", "add_to_class", "check_images", "stateful_step"]
