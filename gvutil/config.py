@@ -135,16 +135,11 @@ def compile_defaults(xla_on_cpu: bool = False) -> dict:
             recorded run but keeps Keras' default, which its chapter's stored numbers were made with
             (``benchmarks/xla_cpu.py``, results in ``benchmarks/README.md``). Keras turns XLA off again,
             with a warning, while TensorFlow's op determinism is enabled (``seed_everything`` enables
-            it only on a GPU); and it stays off when the CPU is split into several devices.
+            it only on a GPU).
     """
     backend = keras.backend.backend()
     many = backend == "jax" and accelerator() != "cpu"
-    xla = "auto"
-    if xla_on_cpu and backend == "tensorflow" and accelerator() == "cpu":
-        import tensorflow as tf
-
-        # Not with the CPU split into several devices: runs on one device stay comparable.
-        xla = "auto" if len(tf.config.list_logical_devices("CPU")) > 1 else True
+    xla = True if xla_on_cpu and backend == "tensorflow" and accelerator() == "cpu" else "auto"
     return {"jit_compile": xla, "steps_per_execution": 8 if many else 1}
 
 
