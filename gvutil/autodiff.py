@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     Tensor = Any  # a NumPy array or a backend tensor (tf.Tensor, jax.Array)
 
-__all__ = ["enable_float64", "jit", "state_of", "value_and_grad"]
+__all__ = ["enable_float64", "input_gradient", "jit", "state_of", "value_and_grad"]
 
 
 def _backend() -> str:
@@ -119,6 +119,32 @@ def value_and_grad(fn: Callable[[], Any], variables: Iterable[keras.Variable],
             v.assign(value)  # inside an enclosing stateless scope (jit), this records the update
         return ((loss, aux) if has_aux else loss), list(grads)
     raise NotImplementedError(f"value_and_grad does not support the {backend!r} backend")
+
+
+def input_gradient(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """The gradient of the scalar ``fn(x)`` with respect to the tensor ``x`` (not a variable), e.g. a
+    critic's gradient at its input images for a gradient penalty.
+
+    It may be called inside :func:`value_and_grad`'s ``fn``: the loss can then depend on this
+    gradient, and its own gradients with respect to the variables are second derivatives
+    (TensorFlow: nested tapes; JAX: ``jax.grad`` inside ``jax.value_and_grad``). ``fn`` must not
+    assign variables (call networks with ``training=False``): on JAX an assignment inside the
+    inner ``jax.grad`` would leak its tracer.
+    """
+    backend = _backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+        return tape.gradient(y, x)
+    if backend == "jax":
+        import jax
+
+        return jax.grad(fn)(x)
+    raise NotImplementedError(f"input_gradient does not support the {backend!r} backend")
 
 
 def enable_float64() -> None:

@@ -429,3 +429,47 @@ def report_sample_quality(name: str, images: ArrayLike, reference: ArrayLike, n_
           f"digits with >= 5% of the images: {q['classes_5pct']:2d}")
     print(" " * 12, "shares of 0..9:", " ".join(f"{s:.2f}" for s in q["shares"]))
     return q
+
+
+#: The metric card's reference: this many MNIST test images, drawn without replacement with this seed.
+CARD_REFERENCE = {"n": 2000, "seed": 0}
+
+
+def card_reference_indices(n_test: int = 10_000) -> np.ndarray:
+    """The sorted indices of the metric card's reference images among the ``n_test`` MNIST test images:
+    2,000 drawn without replacement by ``numpy.random.default_rng(0)``; the same on every machine."""
+    rng = np.random.default_rng(CARD_REFERENCE["seed"])
+    return np.sort(rng.choice(n_test, CARD_REFERENCE["n"], replace=False))
+
+
+def card_reference(x_test: ArrayLike | None = None) -> np.ndarray:
+    """The metric card's reference images: :func:`card_reference_indices` of ``x_test`` (default: the
+    MNIST test images of :func:`gvutil.data.load_mnist`). Neither the book's generators nor its
+    evaluator trained on them."""
+    if x_test is None:
+        from gvutil.data import load_mnist
+
+        x_test = load_mnist()[1][0]
+    x_test = np.asarray(x_test)
+    if len(x_test) != 10_000:
+        raise ValueError(f"card_reference takes the 10,000 MNIST test images; received {len(x_test)}")
+    return x_test[card_reference_indices(len(x_test))]
+
+
+def metric_card(images: ArrayLike, reference: ArrayLike | None = None) -> dict:
+    """The book's metric card for a set of generated digits (at least 2,000; 10,000 by convention):
+    :func:`sample_quality` against :func:`card_reference`, the same 2,000 test images for every
+    model: ``score``, ``fid``, ``precision``, ``recall``, ``shares`` and ``classes_5pct``."""
+    return sample_quality(images, card_reference() if reference is None else reference)
+
+
+def report_card(name: str, images: ArrayLike, reference: ArrayLike | None = None) -> dict:
+    """:func:`metric_card`, printed as one line (for notebooks), and returned.
+
+    >>> card = report_card("averaged", samples)   # doctest: +SKIP
+    averaged      score  8.02  FID   38.1  precision 0.77  recall 0.52  digits 6-12 %
+    """
+    q = metric_card(images, reference)
+    print(f"{name:<13} score {q['score']:5.2f}  FID {q['fid']:6.1f}  precision {q['precision']:.2f}  "
+          f"recall {q['recall']:.2f}  digits {100 * q['shares'].min():.0f}-{100 * q['shares'].max():.0f} %")
+    return q

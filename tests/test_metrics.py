@@ -457,3 +457,27 @@ def test_precision_recall_needs_more_points_than_k():
         metrics.precision_recall(np.zeros((10, 2)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="have 2 and 3 columns"):
         metrics.precision_recall(np.zeros((10, 2)), np.zeros((10, 3)))
+
+
+def test_the_card_reference_is_one_fixed_sample_of_test_images():
+    idx = metrics.card_reference_indices()
+    assert len(idx) == len(np.unique(idx)) == 2000 and idx.min() >= 0 and idx.max() < 10_000
+    np.testing.assert_array_equal(idx, metrics.card_reference_indices())  # no hidden state
+    assert idx[-1] > 8000 and idx[0] < 2000  # drawn from the whole test set, not a slice of it
+    x_test = np.arange(10_000)[:, None, None, None] * np.ones((1, 28, 28, 1), "uint8")
+    np.testing.assert_array_equal(metrics.card_reference(x_test)[:, 0, 0, 0], idx)
+    with pytest.raises(ValueError, match="10,000 MNIST test images"):
+        metrics.card_reference(x_test[:5000])
+
+
+def test_the_card_is_sample_quality_against_the_card_reference(capsys):
+    from gvutil.data import load_mnist
+
+    (x_train, _), _ = load_mnist()
+    images = x_train[:2000]
+    card = metrics.report_card("train", images)
+    expected = metrics.sample_quality(images, metrics.card_reference())
+    assert {k: card[k] for k in ("score", "fid", "precision", "recall")} == \
+        {k: expected[k] for k in ("score", "fid", "precision", "recall")}
+    line = capsys.readouterr().out
+    assert line.startswith("train") and f"FID {card['fid']:6.1f}" in line and f"recall {card['recall']:.2f}" in line
