@@ -43,6 +43,7 @@ __all__ = [
     "binarize",
     "check_fit_data",
     "check_images",
+    "check_labels",
     "cache_dir",
     "gaussian_mixture",
     "gaussian_mixture_density",
@@ -323,6 +324,20 @@ def check_pixel_values(x: ArrayLike, who: str, images: bool = True) -> None:
         hint = " (pixels in [0, 255]? gvutil.data.to_float_images scales them)" if 1.0 < high <= 255.0 else ""
         raise ValueError(f"{who} expects float images with values in [0, 1]; received values in "
                          f"[{low:g}, {high:g}]{hint}.")
+
+
+def check_labels(labels: Any, n: int | None = None, name: str = "labels", num_classes: int = 10) -> np.ndarray:
+    """``labels`` as an int32 array of shape (n,), or a ValueError naming ``name``: whole numbers in
+    0..num_classes-1 (the digits), one per image."""
+    y = np.asarray(labels)
+    if y.ndim != 1 or (n is not None and len(y) != n):
+        want = "(n,)" if n is None else f"({n},)"
+        raise ValueError(f"{name} must be one class per image, shape {want}; received shape {y.shape}")
+    if y.dtype.kind not in "iuf" or (y.dtype.kind == "f" and not np.all(y == np.round(y))):
+        raise ValueError(f"{name} must be whole numbers 0-{num_classes - 1}; received dtype {y.dtype}")
+    if len(y) and (y.min() < 0 or y.max() > num_classes - 1):
+        raise ValueError(f"{name} must be in 0-{num_classes - 1}; received values from {y.min()} to {y.max()}")
+    return y.astype("int32")
 
 
 def check_images(x: Any, image_shape: Sequence[int], who: str) -> None:

@@ -473,3 +473,18 @@ def report_card(name: str, images: ArrayLike, reference: ArrayLike | None = None
     print(f"{name:<13} score {q['score']:5.2f}  FID {q['fid']:6.1f}  precision {q['precision']:.2f}  "
           f"recall {q['recall']:.2f}  digits {100 * q['shares'].min():.0f}-{100 * q['shares'].max():.0f} %")
     return q
+
+
+def conditional_accuracy(images: ArrayLike, labels: ArrayLike, num_classes: int = 10,
+                         batch_size: int = 500) -> np.ndarray:
+    """For a conditional generator: per digit d, the share of the ``images`` generated for ``labels``
+    == d that the evaluator classifies as d (an array of ``num_classes`` shares; NaN for a digit
+    with no image). The book's target for its conditional GAN is at least 0.97 for every digit."""
+    from gvutil.data import check_labels
+
+    x = np.asarray(images)
+    y = check_labels(labels, len(x), "labels", num_classes)
+    predicted = evaluator_probabilities(x, batch_size=batch_size).argmax(axis=1)
+    with np.errstate(invalid="ignore"):
+        return np.array([(predicted[y == d] == d).mean() if (y == d).any() else np.nan
+                         for d in range(num_classes)])

@@ -43,9 +43,10 @@ class ImageBatches(keras.utils.PyDataset):
     only on (seed, e). What :func:`dataset` returns, on every backend (see there)."""
 
     def __init__(self, x: np.ndarray, batch_size: int, shuffle: bool, seed: int, drop_remainder: bool,
-                 on_device: bool = False) -> None:
+                 on_device: bool = False, labels: np.ndarray | None = None) -> None:
         super().__init__()
         self.x, self.batch_size, self.shuffle, self.seed = x, batch_size, shuffle, seed
+        self.labels = labels  # int32 (n,), served with the images when given
         self.on_device = on_device
         n = len(x)
         self._len = n // batch_size if drop_remainder else math.ceil(n / batch_size)
@@ -99,14 +100,19 @@ class ImageBatches(keras.utils.PyDataset):
             raise IndexError(f"batch {i} of {len(self)}")
         self._served = True
         order = self._order()
-        if self.on_device:
-            return (self._device_batches[i],)
-        return scale_pixels(self.x[order[i * self.batch_size:(i + 1) * self.batch_size]])
+        rows = order[i * self.batch_size:(i + 1) * self.batch_size]
+        images = self._device_batches[i] if self.on_device else scale_pixels(self.x[rows])
+        if self.labels is not None:
+            return images, self.labels[rows]
+        return (images,) if self.on_device else images
 
 
 def dataset(x: ArrayLike, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0,
-            drop_remainder: bool = True, on_device: bool | None = None) -> ImageBatches:
+            drop_remainder: bool = True, on_device: bool | None = None,
+            labels: ArrayLike | None = None) -> ImageBatches:
     """Batches of images for ``fit()``: shuffled with a seed, the partial last batch dropped.
+    With ``labels`` (digits 0-9, one per image, for a conditional GAN) each batch is the pair
+    ``(images, labels)``, the labels int32.
 
     ``x``: images, float in [0, 1] or uint8 (scaled to [0, 1] batch by batch); ``(n, h, w)``
     gets a channel axis, so ``load_mnist()`` arrays can be passed as they are. Epoch ``e``
@@ -134,12 +140,14 @@ def dataset(x: ArrayLike, batch_size: int = 128, *, shuffle: bool = True, seed: 
         data.check_pixel_values(x, "train.dataset")
     if batch_size > len(x) and drop_remainder:
         raise ValueError(f"batch_size={batch_size} is larger than the {len(x)} images")
+    if labels is not None:
+        labels = data.check_labels(labels, len(x), "labels")
     if on_device is None:
         on_device = keras.backend.backend() == "jax" and accelerator() != "cpu"
     if on_device and keras.backend.backend() != "jax":
         raise ValueError("on_device=True keeps the batches on a JAX device; this is the "
                          f"{keras.backend.backend()} backend")
-    return ImageBatches(x, batch_size, shuffle, seed, drop_remainder, bool(on_device))
+    return ImageBatches(x, batch_size, shuffle, seed, drop_remainder, bool(on_device), labels)
 
 
 class BinarizedImages(keras.utils.PyDataset):

@@ -481,3 +481,18 @@ def test_the_card_is_sample_quality_against_the_card_reference(capsys):
         {k: expected[k] for k in ("score", "fid", "precision", "recall")}
     line = capsys.readouterr().out
     assert line.startswith("train") and f"FID {card['fid']:6.1f}" in line and f"recall {card['recall']:.2f}" in line
+
+
+def test_conditional_accuracy_exact_answers():
+    from gvutil.data import load_mnist
+
+    _, (x_test, y_test) = load_mnist()
+    x = x_test[:500]
+    predicted = metrics.evaluator_probabilities(x).argmax(axis=1)
+    np.testing.assert_array_equal(metrics.conditional_accuracy(x, predicted)[np.bincount(predicted, minlength=10) > 0], 1.0)
+    wrong = (predicted + 1) % 10  # every image asked for as another digit than the evaluator sees
+    assert np.nansum(metrics.conditional_accuracy(x, wrong)) == 0.0
+    acc = metrics.conditional_accuracy(x[:20], np.zeros(20, int))  # only digit 0 asked for
+    assert np.isnan(acc[1:]).all() and acc[0] == (predicted[:20] == 0).mean()
+    with pytest.raises(ValueError, match="labels must be in 0-9"):
+        metrics.conditional_accuracy(x[:3], [0, 1, 10])

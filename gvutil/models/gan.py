@@ -83,12 +83,13 @@ class GAN(ImageModel):
         self.generator, self.discriminator = generator, discriminator
         self.latent_dim, self.objective = int(latent_dim), objective
         self.label_smoothing, self.seed = float(label_smoothing), seed
-        self.image_shape = tuple(discriminator.input_shape[1:])
-        if tuple(generator.output_shape[1:]) != self.image_shape:
-            raise ValueError(f"the generator outputs shape {generator.output_shape} but the "
-                             f"discriminator takes {discriminator.input_shape}")
-        if tuple(generator.input_shape[1:]) != (self.latent_dim,):
-            raise ValueError(f"the generator takes inputs of shape {generator.input_shape}, "
+        # the networks' first inputs: the image and the noise (section 5.2's also take a label)
+        self.image_shape = tuple(discriminator.inputs[0].shape[1:])
+        if tuple(generator.outputs[0].shape[1:]) != self.image_shape:
+            raise ValueError(f"the generator outputs shape {generator.outputs[0].shape} but the "
+                             f"discriminator takes {discriminator.inputs[0].shape}")
+        if tuple(generator.inputs[0].shape[1:]) != (self.latent_dim,):
+            raise ValueError(f"the generator takes inputs of shape {generator.inputs[0].shape}, "
                              f"not (None, {self.latent_dim}) (latent_dim={self.latent_dim})")
         self.add_noise_streams(seed)  # training, sample() and evaluate() each draw their own noise
         self.trackers = {name: keras.metrics.Mean(name=name)
