@@ -1,7 +1,8 @@
 """Write gvutil's model modules from the chapter cells marked ``#@save`` (d2l's idiom).
 
 Chapter 4 writes the book's GAN and VAE on the page; ``gvutil.models.gan`` and ``gvutil.models.vae``
-are those cells, in page order, and nothing else; section 5.1's techniques are ``gvutil.models.stable``. ``python tests/library.py`` (``make library``)
+are those cells, in page order, and nothing else; section 5.1's techniques are ``gvutil.models.stable``, 5.2's
+conditional GAN ``gvutil.models.conditional``. ``python tests/library.py`` (``make library``)
 rewrites the modules after a page changed; ``python tests/library.py --check`` (run by
 ``tests/test_library.py``) fails when a module is not what its pages say.
 
@@ -33,6 +34,9 @@ MODULES = {
     "gvutil/models/stable.py": (
         "GANs after the article: the averaged generator, WGAN-GP and spectral normalisation of section 5.1.",
         ["book/05_gan_techniques.ipynb"]),
+    "gvutil/models/conditional.py": (
+        "A conditional GAN: the networks and ``ConditionalGAN`` class of section 5.2.",
+        ["book/05_cgan.ipynb"]),
 }
 
 

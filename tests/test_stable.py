@@ -227,3 +227,21 @@ def test_spectrally_normalized_network_swaps_layers_and_round_trips(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "sn.keras")
     np.testing.assert_array_equal(numpy(loaded(x)), numpy(sn(x)))
     np.testing.assert_array_equal(numpy(loaded.layers[-1].u), numpy(sn.layers[-1].u))
+
+
+def test_why_the_book_does_not_use_keras_spectral_normalization():
+    """Section 5.1's claim: Keras' wrapper overwrites the kernel in a training call on TensorFlow (the
+    gradient then ignores sigma); on JAX, inside value_and_grad, the write is dropped and the gradient
+    flows through sigma. If Keras changes this, the page's paragraph must change too."""
+    keras.utils.set_random_seed(0)
+    wrapped = keras.layers.SpectralNormalization(keras.layers.Dense(4))
+    x = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
+    wrapped(x)
+    before = numpy(wrapped.layer.kernel).copy()
+    _, (g, _) = value_and_grad(lambda: ops.sum(wrapped(x, training=True)), wrapped.layer.trainable_variables)
+    overwritten = np.abs(numpy(wrapped.layer.kernel) - before).max() > 1e-3
+    sigma_held_fixed = np.allclose(numpy(g), x.sum(axis=0)[:, None] * np.ones((1, 4)), atol=1e-5)
+    if keras.backend.backend() == "tensorflow":
+        assert overwritten and sigma_held_fixed
+    else:
+        assert not overwritten and not sigma_held_fixed

@@ -329,3 +329,40 @@ def test_kernel_free_explorers_keep_each_page_light():
         weights[path.name] = sum(len(h.encode()) for h in html if "gvutil-explorer" in h)
     assert weights["02_concepts.ipynb"] > 0 and weights["04_vae_latent2d.ipynb"] > 0, weights
     assert max(weights.values()) < 300_000, weights
+
+
+# --------------------------------------------------------------------------- the conditional GAN's explorer
+def tiny_cgan():
+    import keras
+
+    from gvutil.models.conditional import ConditionalGAN, conditional_mlp_generator, projection_discriminator
+
+    keras.utils.set_random_seed(0)
+    gan = ConditionalGAN(conditional_mlp_generator(4, (8,)), projection_discriminator((8,)), 4, seed=0)
+    gan.compile()
+    return gan
+
+
+def test_digit_explorer_draws_the_chosen_digit_at_the_chosen_noise():
+    gan = tiny_cgan()
+    z_a, z_b = np.eye(4, dtype="float32")[:2] * 2
+    explorer = widgets.DigitExplorer(gan, z_a, z_b, method="linear")
+    np.testing.assert_allclose(explorer.image_array, gan.images_from_latents(z_a[None], [0])[0, ..., 0], atol=1e-6)
+    explorer.digit.value, explorer.t.value = 7, 1.0
+    np.testing.assert_allclose(explorer.image_array, gan.images_from_latents(z_b[None], [7])[0, ..., 0], atol=1e-6)
+    assert repr(explorer) == "DigitExplorer(digit=7, t=1.00)"
+    with pytest.raises(ValueError):
+        widgets.DigitExplorer(gan, z_a, z_b[:3])
+
+
+def test_digit_explorer_html_has_a_row_per_digit_and_two_controls():
+    gan = tiny_cgan()
+    z_a, z_b = np.eye(4, dtype="float32")[:2] * 2
+    html = widgets.digit_explorer_html(gan, z_a, z_b, method="linear", n=5).data
+    assert len(re.findall(r'<input type="range"', html)) == 2 and 'max="9"' in html and 'max="4"' in html
+    assert html == widgets.digit_explorer_html(gan, z_a, z_b, method="linear", n=5).data
+    sprite = png_grey(base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", html).group(1)))
+    assert sprite.shape == (10 * 28, 5 * 28)
+    # row d, column j: digit d at the j-th point of the path (setting index d * n + j, the player's tile)
+    np.testing.assert_allclose(sprite[3 * 28:4 * 28, 4 * 28:], gan.images_from_latents(z_b[None], [3])[0, ..., 0],
+                               atol=1 / 255 + 1e-5)

@@ -1,3 +1,7 @@
+"""A conditional GAN: the networks and ``ConditionalGAN`` class of section 5.2.
+Written by ``make library`` from the ``#@save`` cells of 05_cgan; edit those.
+"""
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -8,6 +12,8 @@ from gvutil.models.base import add_to_class, stateful_step
 from gvutil.models.gan import (IMAGE_SHAPE, discriminator_input, discriminator_loss, generator_loss,
                                generator_output)
 from gvutil.models.stable import AveragedGAN
+
+
 def conditional_mlp_generator(latent_dim=100, hidden=(256, 512, 1024), num_classes=10, name="generator"):
     """(noise, label) -> image: section 4.2's recipe generator on the noise beside the label's one-hot."""
     z = keras.Input((latent_dim,), name="z")
@@ -30,6 +36,8 @@ def projection_discriminator(hidden=(1024, 512, 256), num_classes=10, name="disc
     projection = ops.sum(layers.Embedding(num_classes, hidden[-1])(y) * h, axis=-1, keepdims=True)
     logit = layers.Add(dtype="float32", name="logit")([layers.Dense(1)(h), projection])
     return keras.Model([x, y], logit, name=name)
+
+
 @keras.saving.register_keras_serializable(package="gvutil")
 class ConditionalGAN(AveragedGAN):
     """A GAN whose two networks also take the digit (Mirza and Osindero, 2014), trained by
@@ -51,10 +59,17 @@ class ConditionalGAN(AveragedGAN):
         labels = np.arange(n) % self.num_classes if labels is None else labels
         labels = check_labels(labels, n, "labels", self.num_classes)
         z = keras.random.normal((n, self.latent_dim), seed=self.sample_seed_generator if seed is None else seed)
-        z, net = ops.convert_to_numpy(z), self.averaged or self.generator
-        out = [net.predict_on_batch([z[i:i + batch_size], labels[i:i + batch_size]])
+        z = ops.convert_to_numpy(z)
+        out = [self.images_from_latents(z[i:i + batch_size], labels[i:i + batch_size])
                for i in range(0, n, batch_size)]
         return np.concatenate(out).astype("float32")
+
+    def images_from_latents(self, z, labels):
+        """The images of the digits `labels` for the latent vectors `z`, from the average if kept."""
+        labels = check_labels(labels, len(z), "labels", self.num_classes)
+        return (self.averaged or self.generator).predict_on_batch([z, labels])
+
+
 @add_to_class(ConditionalGAN)
 def d_objective(self, x, y, training=True):
     """D's loss on real pairs (x, y) and on fakes of the same digits y; D's mean probability on each."""

@@ -13,6 +13,9 @@ Each explorer comes in two forms, for the two ways the book is read:
   precomputed image. No request leaves the page, and the output is a deterministic function of the
   model's weights, so nbval can compare it.
 
+For section 5.2's conditional GAN, :class:`DigitExplorer` (digit buttons and a noise slider) and
+:func:`digit_explorer_html` (every digit at points along the noise path, as one sprite).
+
 A third pair turns a dial on a training run instead of a trained model: :class:`TrainingDial`
 (generator steps per discriminator step, learning rate and number of steps, then a "train" button)
 trains a small GAN on a ring of Gaussians in seconds and shows its samples over the ring's modes with
@@ -27,12 +30,12 @@ from __future__ import annotations
 
 from .dial import (TrainingDial, TrainingGrid, ring_picture, ring_png, training_dial_html,
                    training_grid)
-from .latent import (Interpolation, LatentExplorer, decode_latents, encode_means, interpolate,
-                     interpolation_html, latent_explorer_html)
+from .latent import (DigitExplorer, Interpolation, LatentExplorer, decode_latents, digit_explorer_html,
+                     encode_means, interpolate, interpolation_html, latent_explorer_html)
 
 
 __all__ = [
     "decode_latents", "encode_means", "interpolate", "LatentExplorer", "Interpolation",
     "latent_explorer_html", "interpolation_html", "ring_picture", "ring_png", "TrainingDial", "TrainingGrid",
-    "training_grid", "training_dial_html",
+    "training_grid", "training_dial_html", "DigitExplorer", "digit_explorer_html",
 ]

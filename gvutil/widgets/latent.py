@@ -10,6 +10,8 @@ import numpy as np
 from ._render import _figure_png, _ipywidgets, _png, _upscale, sprite_player_html
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from IPython.display import HTML
     from numpy.typing import ArrayLike
 
@@ -218,3 +220,52 @@ def interpolation_html(model: GAN | VAE, z_a: ArrayLike, z_b: ArrayLike, method:
     images = decode_latents(model, interpolate(z_a, z_b, t, method))
     return HTML(_html_explorer(images[None], [("t", t, 0)],
                                f"image at t on the {method} path between two latent vectors", scale))
+
+
+# --------------------------------------------------------------------------- a conditional GAN
+class DigitExplorer(_ipywidgets().HBox):
+    """A conditional GAN's two controls: the digit (0-9 buttons) and the noise (a slider t in [0, 1]
+    from ``z_a`` to ``z_b``, linear or slerp) -> the image of that digit for that noise. The digit
+    changes what is drawn; t changes how (the style the noise carries)."""
+
+    def __init__(self, cgan: Any, z_a: ArrayLike, z_b: ArrayLike, method: str = "slerp",
+                 scale: int = 5, steps: int = 50) -> None:
+        w = _ipywidgets()
+        self.model, self.method, self.scale = cgan, method, int(scale)
+        self.z_a = np.asarray(z_a, dtype="float32").ravel()
+        self.z_b = np.asarray(z_b, dtype="float32").ravel()
+        interpolate(self.z_a, self.z_b, 0.0, method)  # checks shapes and method
+        self.digit = w.ToggleButtons(options=list(range(cgan.num_classes)), value=0, description="digit",
+                                     style={"button_width": "2.4em"})
+        self.t = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=1.0 / steps, description="noise t",
+                               continuous_update=True)
+        self.image = w.Image(format="png", width=28 * self.scale, height=28 * self.scale)
+        super().__init__([w.VBox([self.digit, self.t, self.image])])
+        self.digit.observe(self._update, "value")
+        self.t.observe(self._update, "value")
+        self._update()
+
+    def __repr__(self):
+        return f"DigitExplorer(digit={self.digit.value}, t={self.t.value:.2f})"
+
+    def _update(self, change=None):
+        z = interpolate(self.z_a, self.z_b, self.t.value, self.method)
+        self.image_array = np.asarray(self.model.images_from_latents(z, [self.digit.value]))[0, ..., 0]
+        self.image.value = _png(_upscale(self.image_array, self.scale))
+
+
+def digit_explorer_html(cgan: Any, z_a: ArrayLike, z_b: ArrayLike, method: str = "slerp", n: int = 11,
+                        scale: int = 5) -> HTML:
+    """:class:`DigitExplorer` without a kernel: the images of every digit at ``n`` points t of the
+    noise path, precomputed into one sprite (a row per digit), with a range input for each control."""
+    from IPython.display import HTML
+
+    t = np.linspace(0.0, 1.0, n)
+    z = interpolate(z_a, z_b, t, method)
+    digits = np.arange(cgan.num_classes)
+    images = np.asarray(cgan.images_from_latents(np.tile(z, (len(digits), 1)), np.repeat(digits, n)))
+    h = images.shape[1]
+    sprite = images[..., 0].reshape(len(digits), n, h, h).transpose(0, 2, 1, 3).reshape(len(digits) * h, n * h)
+    controls = [("digit", [str(d) for d in digits], 0), ("t", [f"{v:.2f}" for v in t], 0)]
+    return HTML(sprite_player_html(_png(sprite), h, n, controls, "the conditional GAN's image of the chosen "
+                                   "digit at the chosen point t of the noise path", h * scale))
