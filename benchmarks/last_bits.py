@@ -43,7 +43,7 @@ SETTINGS = {
     "onecpu": ({}, ["taskset", "-c", "0"]),
 }
 # The longest first, as in the Makefile's nbval order.
-ORDER = ["04_gan_code", "04_gan_recipe", "04_vae_code", "04_vae_latent2d", "02_concepts", "06_faq",
+ORDER = ["04_gan_code", "04_gan_recipe", "05_gan_techniques", "05_cgan", "04_vae_code", "04_vae_latent2d", "02_concepts", "06_faq",
          "05_challenges", "03_math", "01_background", "preface"]
 
 
