@@ -198,6 +198,24 @@ def speed(variants: list[str], batch_size: int, steps: int = 300, repeats: int =
     return rates
 
 
+def run_workers(script: str, todo: list[tuple[str, int]], options: list[str], workers: int):
+    """Run ``script --one VARIANT SEED *options`` for each (variant, seed) of ``todo`` in its own
+    process, ``workers`` at a time, with PYTHONHASHSEED=0; yield, in ``todo``'s order, the JSON each
+    printed on its last line (a worker that fails raises with its stderr's end)."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+
+    def work(item):
+        variant, seed = item
+        cmd = [sys.executable, script, "--one", variant, str(seed), *options]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if out.returncode:
+            raise RuntimeError(f"{variant} seed {seed} failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    with ThreadPoolExecutor(workers) as pool:
+        yield from pool.map(work, todo)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--variants", default=",".join(VARIANTS))
@@ -245,29 +263,17 @@ def main(argv=None) -> int:
                             "2,000 samples against MNIST test images 5,000-6,999",
                 "variants": {k: {"change": w, "make_gan": gan_kwargs(k)} for k, (w, _) in ALL_VARIANTS.items()
                              if k in variants or k in VARIANTS}})
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
     t0 = time.perf_counter()
-
-    def work(item):
-        variant, seed = item
-        cmd = [sys.executable, __file__, "--one", variant, str(seed), "--steps", str(args.steps),
-               "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
-        if args.save_dir:
-            cmd += ["--save-dir", str(args.save_dir)]
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if out.returncode:
-            raise RuntimeError(f"{variant} seed {seed} failed:\n{out.stderr[-3000:]}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-    with ThreadPoolExecutor(args.workers) as pool:
-        for record in pool.map(work, todo):
-            doc["records"].append(record)
-            doc["records"].sort(key=lambda r: (list(ALL_VARIANTS).index(r["variant"]), r["seed"]))
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(doc, indent=1) + "\n")
-            print(f"{record['variant']:<13} seed {record['seed']}  score {record['score']:5.2f}  "
-                  f"FID {record['fid']:6.1f}  classes>=5% {record['classes_5pct']:2d}  "
-                  f"({record['train_seconds']:.0f}s, {time.perf_counter() - t0:.0f}s so far)", flush=True)
+    options = ["--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+    options += ["--save-dir", str(args.save_dir)] if args.save_dir else []
+    for record in run_workers(__file__, todo, options, args.workers):
+        doc["records"].append(record)
+        doc["records"].sort(key=lambda r: (list(ALL_VARIANTS).index(r["variant"]), r["seed"]))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(doc, indent=1) + "\n")
+        print(f"{record['variant']:<13} seed {record['seed']}  score {record['score']:5.2f}  "
+              f"FID {record['fid']:6.1f}  classes>=5% {record['classes_5pct']:2d}  "
+              f"({record['train_seconds']:.0f}s, {time.perf_counter() - t0:.0f}s so far)", flush=True)
     doc["wall_seconds_last_invocation"] = round(time.perf_counter() - t0, 1)
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     print(table(doc["records"]))

@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from gan_recipes import machine  # noqa: E402
+from gan_recipes import machine, run_workers  # noqa: E402
 
 DEFAULT_OUT = HERE / "results" / "gan_techniques.json"
 EMA_DECAY = 0.999
@@ -184,28 +181,18 @@ def main(argv=None) -> int:
                             "test images, seed 0); each run measured with its generator and with the "
                             f"moving average of its weights (decay {EMA_DECAY})",
                 "variants": VARIANTS})
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
     t0 = time.perf_counter()
-
-    def work(item):
-        variant, seed = item
-        cmd = [sys.executable, __file__, "--one", variant, str(seed), "--steps", str(args.steps),
-               "--threads", str(args.threads)] + (["--save-dir", str(args.save_dir)] if args.save_dir else [])
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if out.returncode:
-            raise RuntimeError(f"{variant} seed {seed} failed:\n{out.stderr[-3000:]}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-    with ThreadPoolExecutor(args.workers) as pool:
-        for records in pool.map(work, todo):
-            doc["records"].extend(records)
-            doc["records"].sort(key=lambda r: (list(VARIANTS).index(r["variant"]), r["averaged"], r["seed"]))
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(doc, indent=1) + "\n")
-            for r in records:
-                print(f"{r['variant']:<9} averaged {r['averaged']!s:<5} seed {r['seed']}  score {r['score']:5.2f}  "
-                      f"FID {r['fid']:6.1f}  P {r['precision']:.2f}  R {r['recall']:.2f}  "
-                      f"({r['train_seconds']:.0f}s, {time.perf_counter() - t0:.0f}s so far)", flush=True)
+    options = ["--steps", str(args.steps), "--threads", str(args.threads)]
+    options += ["--save-dir", str(args.save_dir)] if args.save_dir else []
+    for records in run_workers(__file__, todo, options, args.workers):
+        doc["records"].extend(records)
+        doc["records"].sort(key=lambda r: (list(VARIANTS).index(r["variant"]), r["averaged"], r["seed"]))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(doc, indent=1) + "\n")
+        for r in records:
+            print(f"{r['variant']:<9} averaged {r['averaged']!s:<5} seed {r['seed']}  score {r['score']:5.2f}  "
+                  f"FID {r['fid']:6.1f}  P {r['precision']:.2f}  R {r['recall']:.2f}  "
+                  f"({r['train_seconds']:.0f}s, {time.perf_counter() - t0:.0f}s so far)", flush=True)
     doc["wall_seconds_last_invocation"] = round(time.perf_counter() - t0, 1)
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     print(table(doc["records"]))
