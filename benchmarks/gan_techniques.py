@@ -1,5 +1,5 @@
 """What came after the article, measured on one card: chapter 4.2's recipe and the techniques of
-section 5.1 (averaging the generator's weights, WGAN-GP, spectral normalisation), 3 seeds each.
+section 5.2 (averaging the generator's weights, WGAN-GP, spectral normalisation), 3 seeds each.
 
 Every run trains one GAN on all 60,000 MNIST training images for ``--steps`` generator steps and
 keeps an exponential moving average of its generator's weights (decay 0.999) beside it, which does
@@ -40,7 +40,7 @@ VARIANTS = {
     "sn": "the recipe with spectral normalisation on every layer of the discriminator",
     "wgan_gp": "the recipe's networks as a WGAN-GP: 5 critic steps of 64 images per generator step "
                "(batch 64), penalty weight 10, Adam(1e-4, 0, 0.9)",
-    "cgan": "section 5.2's conditional GAN: the recipe's generator on noise + one-hot digit, the recipe's "
+    "cgan": "section 5.3's conditional GAN: the recipe's generator on noise + one-hot digit, the recipe's "
             "discriminator with a projection of the digit; samples 1,000 per digit",
 }
 

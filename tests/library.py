@@ -1,7 +1,7 @@
 """Write gvutil's model modules from the chapter cells marked ``#@save`` (d2l's idiom).
 
 Chapter 4 writes the book's GAN and VAE on the page; ``gvutil.models.gan`` and ``gvutil.models.vae``
-are those cells, in page order, and nothing else; section 5.1's techniques are ``gvutil.models.stable``, 5.2's
+are those cells, in page order, and nothing else; section 5.2's techniques are ``gvutil.models.stable``, 5.3's
 conditional GAN ``gvutil.models.conditional``. ``python tests/library.py`` (``make library``)
 rewrites the modules after a page changed; ``python tests/library.py --check`` (run by
 ``tests/test_library.py``) fails when a module is not what its pages say.
@@ -32,10 +32,10 @@ MODULES = {
         "The book's VAE: the networks, the ELBO and ``VAE`` class of sections 4.3 and 4.4.",
         ["book/04_vae_code.ipynb", "book/04_vae_latent2d.ipynb"]),
     "gvutil/models/stable.py": (
-        "GANs after the article: the averaged generator, WGAN-GP and spectral normalisation of section 5.1.",
+        "GANs after the article: the averaged generator, WGAN-GP and spectral normalisation of section 5.2.",
         ["book/05_gan_techniques.ipynb"]),
     "gvutil/models/conditional.py": (
-        "A conditional GAN: the networks and ``ConditionalGAN`` class of section 5.2.",
+        "A conditional GAN: the networks and ``ConditionalGAN`` class of section 5.3.",
         ["book/05_cgan.ipynb"]),
 }
 

@@ -1,4 +1,4 @@
-"""Section 5.2's conditional GAN (gvutil.models.conditional), labelled batches (train.dataset(...,
+"""Section 5.3's conditional GAN (gvutil.models.conditional), labelled batches (train.dataset(...,
 labels=)) and the per-digit measure (metrics.conditional_accuracy); both backends."""
 
 import keras

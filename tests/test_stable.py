@@ -1,4 +1,4 @@
-"""Section 5.1's techniques (gvutil.models.stable): averaging the generator, WGAN-GP, spectral
+"""Section 5.2's techniques (gvutil.models.stable): averaging the generator, WGAN-GP, spectral
 normalisation; and the gradient they need (gvutil.autodiff.input_gradient). Exact answers where
 there are some; every test runs on the TensorFlow and the JAX backend."""
 
@@ -230,7 +230,7 @@ def test_spectrally_normalized_network_swaps_layers_and_round_trips(tmp_path):
 
 
 def test_why_the_book_does_not_use_keras_spectral_normalization():
-    """Section 5.1's claim: Keras' wrapper overwrites the kernel in a training call on TensorFlow (the
+    """Section 5.2's claim: Keras' wrapper overwrites the kernel in a training call on TensorFlow (the
     gradient then ignores sigma); on JAX, inside value_and_grad, the write is dropped and the gradient
     flows through sigma. If Keras changes this, the page's paragraph must change too."""
     keras.utils.set_random_seed(0)

@@ -1,4 +1,4 @@
-"""A conditional GAN: the networks and ``ConditionalGAN`` class of section 5.2.
+"""A conditional GAN: the networks and ``ConditionalGAN`` class of section 5.3.
 Written by ``make library`` from the ``#@save`` cells of 05_cgan; edit those.
 """
 

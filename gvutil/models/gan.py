@@ -83,7 +83,7 @@ class GAN(ImageModel):
         self.generator, self.discriminator = generator, discriminator
         self.latent_dim, self.objective = int(latent_dim), objective
         self.label_smoothing, self.seed = float(label_smoothing), seed
-        # the networks' first inputs: the image and the noise (section 5.2's also take a label)
+        # the networks' first inputs: the image and the noise (section 5.3's also take a label)
         self.image_shape = tuple(discriminator.inputs[0].shape[1:])
         if tuple(generator.outputs[0].shape[1:]) != self.image_shape:
             raise ValueError(f"the generator outputs shape {generator.outputs[0].shape} but the "

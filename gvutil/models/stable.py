@@ -1,4 +1,4 @@
-"""GANs after the article: the averaged generator, WGAN-GP and spectral normalisation of section 5.1.
+"""GANs after the article: the averaged generator, WGAN-GP and spectral normalisation of section 5.2.
 Written by ``make library`` from the ``#@save`` cells of 05_gan_techniques; edit those.
 """
 

@@ -13,7 +13,7 @@ Each explorer comes in two forms, for the two ways the book is read:
   precomputed image. No request leaves the page, and the output is a deterministic function of the
   model's weights, so nbval can compare it.
 
-For section 5.2's conditional GAN, :class:`DigitExplorer` (digit buttons and a noise slider) and
+For section 5.3's conditional GAN, :class:`DigitExplorer` (digit buttons and a noise slider) and
 :func:`digit_explorer_html` (every digit at points along the noise path, as one sprite).
 
 A third pair turns a dial on a training run instead of a trained model: :class:`TrainingDial`
