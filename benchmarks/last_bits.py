@@ -47,12 +47,14 @@ ORDER = ["04_gan_code", "04_gan_recipe", "05_gan_techniques", "05_cgan", "04_vae
          "05_challenges", "03_math", "01_background", "preface"]
 
 
-def run(setting: str, notebooks: list[Path], out_dir: Path) -> None:
+def run(setting: str, notebooks: list[Path], out_dir: Path) -> int:
+    """Execute each notebook under ``setting``; the number that failed (their stderr is printed)."""
     env_extra, prefix = SETTINGS[setting]
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **env_extra, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONHASHSEED": "0"}
     jupyter = str(Path(sys.executable).with_name("jupyter"))
+    failed = 0
     for nb in notebooks:
         start = time.perf_counter()
         proc = subprocess.run(
@@ -65,7 +67,9 @@ def run(setting: str, notebooks: list[Path], out_dir: Path) -> None:
         print(f"{setting}: {nb.name} rc={proc.returncode} {time.perf_counter() - start:.0f} s",
               flush=True)
         if proc.returncode:
+            failed += 1
             print(proc.stderr[-2000:], file=sys.stderr)
+    return failed
 
 
 def _texts(cell) -> str:
@@ -174,8 +178,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.cmd == "run":
         notebooks = args.notebooks or [REPO / "book" / f"{n}.ipynb" for n in ORDER]
-        run(args.setting, notebooks, args.out or REPO / "_build" / "last_bits" / args.setting)
-        return 0
+        failed = run(args.setting, notebooks, args.out or REPO / "_build" / "last_bits" / args.setting)
+        return 1 if failed else 0
     if args.cmd == "tolerances":
         for r in rule_report(args.run_dirs):
             tol = " + ".join(f"{k} {r[k]:g}" for k in ("abs", "rel") if r[k])
