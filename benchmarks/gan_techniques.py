@@ -1,5 +1,6 @@
 """What came after the article, measured on one card: chapter 4.2's recipe and the techniques of
-section 5.2 (averaging the generator's weights, WGAN-GP, spectral normalisation), 3 seeds each.
+section 5.2 (averaging the generator's weights, WGAN-GP, spectral normalisation), on the recipe's MLP
+networks and on the study DCGAN of section 4.2, and section 5.3's conditional GAN; 3 seeds each.
 
 Every run trains one GAN on all 60,000 MNIST training images for ``--steps`` generator steps and
 keeps an exponential moving average of its generator's weights (decay 0.999) beside it, which does
@@ -42,6 +43,10 @@ VARIANTS = {
                "(batch 64), penalty weight 10, Adam(1e-4, 0, 0.9)",
     "cgan": "section 5.3's conditional GAN: the recipe's generator on noise + one-hot digit, the recipe's "
             "discriminator with a projection of the digit; samples 1,000 per digit",
+    "dcgan": "chapter 4.2's study DCGAN (32 filters, batch norm in G, tanh, Adam(1e-3, 0.5), batch 128)",
+    "dcgan_sn": "the DCGAN with spectral normalisation on every layer of the discriminator",
+    "dcgan_wgan_gp": "the DCGAN's networks as a WGAN-GP (as wgan_gp: 5 critic steps of 64 images, penalty 10, "
+                     "Adam(1e-4, 0, 0.9))",
 }
 
 
@@ -53,9 +58,16 @@ def build(variant: str, seed: int):
     from gvutil.models.gan import mlp_discriminator, mlp_generator
     from gvutil.models.stable import AveragedGAN, WGANGP, spectrally_normalized
 
-    generator = mlp_generator(100, HIDDEN, "tanh", batchnorm=True)
-    discriminator = mlp_discriminator(tuple(reversed(HIDDEN)))
-    xla = compile_defaults(True)
+    if variant.startswith("dcgan"):  # XLA slows the DCGAN on a CPU (0.87x, gvutil.config.compile_defaults)
+        from gvutil.models.gan import dcgan_discriminator, dcgan_generator
+
+        generator, discriminator = dcgan_generator(100, 32), dcgan_discriminator(32)
+        xla = compile_defaults(False)
+        variant = {"dcgan": "recipe", "dcgan_sn": "sn", "dcgan_wgan_gp": "wgan_gp"}[variant]
+    else:
+        generator = mlp_generator(100, HIDDEN, "tanh", batchnorm=True)
+        discriminator = mlp_discriminator(tuple(reversed(HIDDEN)))
+        xla = compile_defaults(True)
     if variant == "cgan":
         from gvutil.models.conditional import ConditionalGAN, conditional_mlp_generator, projection_discriminator
 

@@ -48,6 +48,32 @@ def test_vae_round_trip_keeps_encoder_and_decoder(tmp_path):
     np.testing.assert_allclose(vae.reconstruct(x), loaded.reconstruct(x), atol=5e-3)
 
 
+@pytest.mark.parametrize("builder", ["averaged_gan", "conditional_gan"])
+def test_chapter_5_checkpoints_keep_the_average_and_load_it_into_both_generators(tmp_path, builder):
+    kwargs = {"latent_dim": 3, "hidden": [8, 16], "ema_decay": 0.9, "seed": 0}
+    gan = pretrained.build(builder, kwargs)
+    # Make the average differ from the generator, as after training.
+    gan.averaged.set_weights([w + 0.25 for w in gan.averaged.get_weights()])
+    pretrained.export(gan, "g5", builder, kwargs, directory=tmp_path, train_seconds=1.0, steps=1, epochs=1)
+    with np.load(tmp_path / "g5.weights.npz") as arrays:
+        assert sorted({k.split("/")[0] for k in arrays.files}) == ["averaged"]
+    loaded = pretrained.load("g5", tmp_path)
+    assert type(loaded) is type(gan) and loaded.ema_decay == 0.9
+    for a, b, c in zip(gan.averaged.weights, loaded.averaged.weights, loaded.generator.weights):
+        expected = keras.ops.convert_to_numpy(a).astype("float16").astype("float32")
+        np.testing.assert_array_equal(expected, keras.ops.convert_to_numpy(b))
+        np.testing.assert_array_equal(expected, keras.ops.convert_to_numpy(c))
+    z = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    extra = (np.arange(4) % 10,) if builder == "conditional_gan" else ()
+    np.testing.assert_allclose(gan.images_from_latents(z, *extra), loaded.images_from_latents(z, *extra), atol=5e-3)
+    assert "gvutil.pretrained." + builder in (tmp_path / "RECORD.md").read_text()
+
+
+def test_an_unknown_builder_is_refused(tmp_path):
+    with pytest.raises(pretrained.CheckpointError, match="unknown builder 'make_dragon'"):
+        pretrained.build("make_dragon", {})
+
+
 def test_a_changed_or_missing_file_is_refused(tmp_path):
     gan = models.make_gan("mlp", hidden=8, latent_dim=2, seed=0)
     pretrained.export(gan, "g", "make_gan", {"kind": "mlp", "hidden": 8, "latent_dim": 2},

@@ -1,4 +1,5 @@
-"""Trained weights for chapter 4: the models of the full profile, with the record of their run.
+"""Trained weights: chapter 4's models of the full profile and chapter 5's longest GAN runs, with the
+record of each run.
 
 The chapters train small models live (the CPU profile). What the same code reaches when it
 trains for longer (the full profile) is kept here, so that a reader of the website sees it too:
@@ -10,10 +11,15 @@ Each checkpoint is the model's weights rounded to float16 (``<name>.weights.npz`
 an entry of ``RECORD.json``: the builder and its arguments, the SHA-256 of the file, and how it
 was made. :func:`load` rebuilds the model with the builder, checks the SHA-256 and sets the
 weights; a file that does not match its record is never used. ``RECORD.md`` is the same record
-for people. ``make converged`` runs the chapters with the full profile and :func:`export`\s their
+for people. ``make converged`` runs the chapters with the full profile and exports (:func:`export`) their
 models into a folder of its own (``_build/converged/checkpoints``), never into this package; only
 ``make install-checkpoints`` (:func:`install`, which checks every file against its record first)
 replaces the shipped checkpoints.
+
+Chapter 5's checkpoints (``averaged_gan``, ``conditional_gan`` builders) come from
+``benchmarks/gan_checkpoints.py``, which trains 30,000 steps, keeps the moving average of the
+generator's weights every few thousand steps and picks one on held-out *training* images; they keep
+only that average, which :func:`load` puts into both ``averaged`` and ``generator``.
 """
 
 from __future__ import annotations
@@ -39,15 +45,18 @@ if TYPE_CHECKING:
 
     from gvutil.models import GAN, VAE
 
-__all__ = ["DIR", "available", "record", "load", "machine", "save_weights", "export", "install",
+__all__ = ["DIR", "available", "record", "load", "build", "averaged_gan", "conditional_gan", "machine",
+           "save_weights", "export", "install",
            "CheckpointError"]
 
 DIR = Path(__file__).resolve().parent
 RECORD_JSON = DIR / "RECORD.json"
 RECORD_MD = DIR / "RECORD.md"
-_BUILDERS = ("make_gan", "make_vae")
-# What each kind of model needs to draw or score images; optimizer states are not kept.
-_PARTS = {"make_gan": ("generator",), "make_vae": ("encoder", "decoder")}
+# What each kind of model needs to draw or score images; optimizer states are not kept. The models of
+# chapter 5 keep only the moving average of their generator's weights (what they sample from).
+_PARTS = {"make_gan": ("generator",), "make_vae": ("encoder", "decoder"),
+          "averaged_gan": ("averaged",), "conditional_gan": ("averaged",)}
+_BUILDERS = tuple(_PARTS)
 
 
 class CheckpointError(ChecksumError):
@@ -85,13 +94,55 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _build(rec: dict):
+def averaged_gan(latent_dim: int = 100, hidden=(256, 512, 1024), ema_decay: float = 0.999,
+                 learning_rate: float = 1e-3, seed: int | None = None):
+    """Section 5.2's ``AveragedGAN`` on chapter 4.2's recipe networks (MLP generator ``hidden`` with
+    batch norm and tanh, the discriminator mirrored), compiled with Adam(``learning_rate``, 0.5)."""
+    import keras
+
+    from gvutil.config import compile_defaults
+    from gvutil.models.gan import mlp_discriminator, mlp_generator
+    from gvutil.models.stable import AveragedGAN
+
+    hidden = tuple(hidden)
+    gan = AveragedGAN(mlp_generator(latent_dim, hidden, "tanh", batchnorm=True),
+                      mlp_discriminator(tuple(reversed(hidden))), latent_dim, ema_decay=ema_decay, seed=seed)
+    gan.compile(keras.optimizers.Adam(learning_rate, beta_1=0.5), keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                **compile_defaults(True))
+    return gan
+
+
+def conditional_gan(latent_dim: int = 100, hidden=(256, 512, 1024), ema_decay: float = 0.999,
+                    learning_rate: float = 1e-3, seed: int | None = None):
+    """Section 5.3's ``ConditionalGAN``: the recipe's generator on noise and a one-hot digit, its
+    discriminator with a projection of the digit; compiled as :func:`averaged_gan`."""
+    import keras
+
+    from gvutil.config import compile_defaults
+    from gvutil.models.conditional import ConditionalGAN, conditional_mlp_generator, projection_discriminator
+
+    hidden = tuple(hidden)
+    gan = ConditionalGAN(conditional_mlp_generator(latent_dim, hidden), projection_discriminator(tuple(reversed(hidden))),
+                         latent_dim, ema_decay=ema_decay, seed=seed)
+    gan.compile(keras.optimizers.Adam(learning_rate, beta_1=0.5), keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                **compile_defaults(True))
+    return gan
+
+
+def build(builder: str, kwargs: dict):
+    """A fresh, compiled model from a record's ``builder`` and ``kwargs``: ``make_gan``/``make_vae``
+    of ``gvutil.models``, or :func:`averaged_gan`/:func:`conditional_gan` of this module."""
     from gvutil import models
 
-    if rec["builder"] not in _BUILDERS:
-        raise CheckpointError(f"unknown builder {rec['builder']!r} in the record")
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in rec["kwargs"].items()}
-    return getattr(models, rec["builder"])(**kwargs)
+    if builder not in _BUILDERS:
+        raise CheckpointError(f"unknown builder {builder!r}; expected one of {_BUILDERS}")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    make = getattr(models, builder) if builder.startswith("make_") else globals()[builder]
+    return make(**kwargs)
+
+
+def _build(rec: dict):
+    return build(rec["builder"], rec["kwargs"])
 
 
 def _checked_file(name: str, rec: dict, directory: Path) -> Path:
@@ -121,6 +172,8 @@ def load(name: str, directory: str | PathLike[str] | None = None) -> GAN | VAE:
             net = getattr(model, part)
             values = [arrays[f"{part}/{i}"] for i in range(len(net.weights))]
             net.set_weights([v.astype(w.dtype) for v, w in zip(values, net.weights)])
+    if _PARTS[rec["builder"]] == ("averaged",):  # the last weights are not kept: the generator gets the average
+        model.generator.set_weights(model.averaged.get_weights())
     return model
 
 
@@ -223,14 +276,15 @@ def install(directory: str | PathLike[str], names: Iterable[str] | None = None) 
 
 
 def _markdown(records: dict) -> str:
-    lines = ["# Checkpoints of chapter 4: training records", "",
+    lines = ["# Checkpoints: training records", "",
              "Written by `gvutil.pretrained.export` (run by `make converged`); do not edit by hand.",
              "`gvutil.pretrained.load(name)` checks each file against the SHA-256 below.", ""]
     for name, r in sorted(records.items()):
         v = r["versions"]
         lines += [f"## `{name}`", "",
                   "| | |", "|---|---|",
-                  f"| model | `gvutil.models.{r['builder']}(**{r['kwargs']})` |",
+                  f"| model | `gvutil.{'models' if r['builder'].startswith('make_') else 'pretrained'}."
+                  f"{r['builder']}(**{r['kwargs']})` |",
                   f"| file | `{r['file']}` ({r['bytes']:,} bytes, weights rounded to float16) |",
                   f"| SHA-256 | `{r['sha256']}` |",
                   f"| command | `{r['command']}` (profile `{r['profile']}`) |",
