@@ -49,6 +49,11 @@ def test_labels_outside_0_to_9_or_of_the_wrong_shape_are_refused(labels, message
         gan.sample(20, seed=0, labels=labels)
 
 
+def test_sample_refuses_more_labels_than_images():
+    with pytest.raises(ValueError, match=r"labels must .*shape \(20,\).*\(21,\)"):
+        tiny_cgan().sample(20, seed=0, labels=np.arange(21) % 10)
+
+
 def test_check_labels_returns_int32():
     assert check_labels([0.0, 9.0, 3.0]).dtype == np.int32
 

@@ -112,15 +112,15 @@ class ImageModel(keras.Model):
         check_images(x, self.image_shape, type(self).__name__)
         return x
 
-    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000) -> np.ndarray:
-        """``n`` images for ``z ~ N(0, I)``, a NumPy float32 array in [0, 1]: the same ones for the same
-        integer ``seed``; with ``seed=None`` from the model's sampling stream (never the training noise)."""
+    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000, **conditions: Any) -> np.ndarray:
+        """``n`` images for ``z ~ N(0, I)``, NumPy float32 in [0, 1]; the same for one integer ``seed``, else the model's
+        sampling stream (never the training noise). ``conditions`` (a cGAN's ``labels``) go to ``images_from_latents``."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"sample needs a positive whole number of images; received n={n!r}")
-        z = keras.random.normal((n, self.latent_dim),
-                                seed=self.sample_seed_generator if seed is None else seed)
-        z = ops.convert_to_numpy(z)
-        out = [self.images_from_latents(z[i:i + batch_size]) for i in range(0, n, batch_size)]
+        z = ops.convert_to_numpy(keras.random.normal((n, self.latent_dim),
+                                                     seed=self.sample_seed_generator if seed is None else seed))
+        out = [self.images_from_latents(z[i:i + batch_size], **{k: v[i:i + batch_size] for k, v in conditions.items()})
+               for i in range(0, n, batch_size)]
         return np.concatenate(out).astype("float32")
 
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,

@@ -57,12 +57,7 @@ class ConditionalGAN(AveragedGAN):
     def sample(self, n, seed=None, labels=None, batch_size=1000):
         """`n` images of the digits `labels` (default: 0, 1, ..., 9, 0, 1, ...), from the average."""
         labels = np.arange(n) % self.num_classes if labels is None else labels
-        labels = check_labels(labels, n, "labels", self.num_classes)
-        z = keras.random.normal((n, self.latent_dim), seed=self.sample_seed_generator if seed is None else seed)
-        z = ops.convert_to_numpy(z)
-        out = [self.images_from_latents(z[i:i + batch_size], labels[i:i + batch_size])
-               for i in range(0, n, batch_size)]
-        return np.concatenate(out).astype("float32")
+        return super().sample(n, seed, batch_size, labels=check_labels(labels, n, "labels", self.num_classes))
 
     def images_from_latents(self, z, labels):
         """The images of the digits `labels` for the latent vectors `z`, from the average if kept."""
