@@ -275,6 +275,17 @@ def install(directory: str | PathLike[str], names: Iterable[str] | None = None) 
     return names
 
 
+def _cell(value) -> str:
+    """A number or a list of shares for a Markdown table: lists as their range."""
+    if isinstance(value, list):
+        return f"{min(value):.3f}-{max(value):.3f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _card_text(card: dict) -> str:
+    return ", ".join(f"{k} {_cell(v)}" for k, v in card.items())
+
+
 def _markdown(records: dict) -> str:
     lines = ["# Checkpoints: training records", "",
              "Written by `gvutil.pretrained.export` (run by `make converged`); do not edit by hand.",
@@ -294,9 +305,15 @@ def _markdown(records: dict) -> str:
                   f"| machine | {r['machine']} |",
                   f"| versions | Python {v.get('python')}, Keras {v.get('keras')} on {v.get('backend')}, "
                   f"TensorFlow {v.get('tensorflow')}, JAX {v.get('jax')}, NumPy {v.get('numpy')} |"]
+        tables = {k: v for k, v in r.get("evaluation", {}).items() if isinstance(v, list)}
         for key, value in r.get("evaluation", {}).items():
-            lines.append(f"| {key} | {value} |")
+            if key not in tables:
+                lines.append(f"| {key} | {_card_text(value) if isinstance(value, dict) else value} |")
         if r.get("note"):
             lines.append(f"| note | {r['note']} |")
         lines.append("")
+        for key, rows in tables.items():
+            lines += [f"{key}:", "", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+            lines += ["| " + " | ".join(_cell(v) for v in row.values()) + " |" for row in rows]
+            lines.append("")
     return "\n".join(lines)
