@@ -153,13 +153,13 @@ def summarize(records: list[dict]) -> list[dict]:
 
 
 def table(records: list[dict]) -> str:
-    lines = [f"{'variant':<9} {'average':>7} {'runs':>4}  {'score':>12}  {'FID':>13}  {'precision':>11}  "
+    lines = [f"{'variant':<13} {'average':>7} {'runs':>4}  {'score':>12}  {'FID':>13}  {'precision':>11}  "
              f"{'recall':>11}  {'digits>=5%':>10}", "-" * 92]
     for r in summarize(records):
         cells = "  ".join(f"{m:{w}.{p}f} ± {s:{w - 2}.{p}f}" for (m, s), w, p in
                           zip((r["score"], r["fid"], r["precision"], r["recall"], r["classes_5pct"]),
                               (5, 5, 4, 4, 4), (2, 1, 2, 2, 1)))
-        lines.append(f"{r['variant']:<9} {'yes' if r['averaged'] else 'no':>7} {r['runs']:>4}  {cells}")
+        lines.append(f"{r['variant']:<13} {'yes' if r['averaged'] else 'no':>7} {r['runs']:>4}  {cells}")
     return "\n".join(lines)
 
 
