@@ -46,6 +46,7 @@ __all__ = [
     "gaussian_statistics",
     "get_evaluator",
     "iwae_log_likelihood",
+    "latent_usage",
     "mnist_test_binarized",
 ]
 
@@ -196,6 +197,41 @@ def iwae_log_likelihood(vae: Any, x: ArrayLike, k: int = 5000, batch_size: int =
 def elbo(vae: Any, x: ArrayLike, k: int = 1, batch_size: int = 10_000, seed: int = 0) -> np.ndarray:
     """Per-image ELBO in nats, averaged over ``k`` samples of q(z|x) (k = 1: one sample)."""
     return iwae_log_likelihood(vae, x, k=k, batch_size=batch_size, seed=seed, return_elbo=True)[1]
+
+
+def latent_usage(vae: Any, x: ArrayLike, threshold: float = 0.01, batch_size: int = 1000) -> dict:
+    """How much of its latent space a VAE uses on the images ``x`` (posterior collapse, measured).
+
+    Per latent dimension i, from the encoder's q(z|x) = N(mu(x), diag(exp(log_var(x)))):
+
+    * ``kl``: the mean over ``x`` of KL(q(z_i|x) || N(0, 1)) in nats; the dimensions' values add up
+      to the KL term of the ELBO, and a collapsed dimension has ~0 (its posterior is the prior);
+    * ``activity``: Cov_x(E_q[z_i]) = the variance over ``x`` of mu_i(x) (population variance);
+    * ``active``: ``activity > threshold``, and ``active_units`` their count (Burda et al., 2016,
+      with ``threshold`` 0.01): a dimension whose mean does not move with the image carries nothing
+      about it, whatever its KL.
+
+    ``vae``: anything with ``encode(x) -> (z_mean, z_log_var)``, such as ``gvutil.models.VAE``.
+    """
+    from keras import ops
+
+    from gvutil.models.vae import kl_divergence  # section 4.3's closed form, here one dimension at a time
+
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0; received {threshold!r}")
+    x = np.asarray(x)
+    if len(x) < 2:
+        raise ValueError(f"latent_usage needs at least 2 images to measure a variance; received {len(x)}")
+    means, kls = [], []
+    for start in range(0, len(x), batch_size):
+        z_mean, z_log_var = (ops.convert_to_numpy(t).astype("float64") for t in vae.encode(x[start:start + batch_size]))
+        means.append(z_mean)
+        kl = kl_divergence(z_mean.reshape(-1, 1), z_log_var.reshape(-1, 1))  # one value per image and dimension
+        kls.append(ops.convert_to_numpy(kl).reshape(z_mean.shape))
+    means, kls = np.concatenate(means), np.concatenate(kls)
+    activity = means.var(axis=0)
+    active = activity > threshold
+    return {"kl": kls.mean(axis=0), "activity": activity, "active": active, "active_units": int(active.sum())}
 
 
 # ============================================================================ evaluator

@@ -496,3 +496,37 @@ def test_conditional_accuracy_exact_answers():
     assert np.isnan(acc[1:]).all() and acc[0] == (predicted[:20] == 0).mean()
     with pytest.raises(ValueError, match="labels must be in 0-9"):
         metrics.conditional_accuracy(x[:3], [0, 1, 10])
+
+
+def constructed_vae():
+    """A VAE whose encoder gives, for an image x, mu = (x[0, 0], 0, 2) and log_var = (0, 0, 0): latent 0
+    follows the image, latent 1 is the prior (collapsed), latent 2 is moved away from the prior by the
+    same amount for every image (KL 2, but it carries nothing about x)."""
+    image = keras.Input((28, 28, 1))
+    flat = keras.layers.Flatten()(image)
+    mean_layer, log_var_layer = keras.layers.Dense(3), keras.layers.Dense(3)
+    encoder = keras.Model(image, [mean_layer(flat), log_var_layer(flat)])
+    kernel = np.zeros((784, 3), "float32")
+    kernel[0, 0] = 1.0
+    mean_layer.set_weights([kernel, np.array([0.0, 0.0, 2.0], "float32")])
+    log_var_layer.set_weights([np.zeros((784, 3), "float32"), np.zeros(3, "float32")])
+    from gvutil.models.vae import VAE, mlp_decoder
+
+    return VAE(encoder, mlp_decoder(3, (4,)))
+
+
+@pytest.mark.parametrize("batch_size", [1000, 3])
+def test_latent_usage_gives_kl_per_dimension_and_active_units_exactly(batch_size):
+    x = np.zeros((10, 28, 28, 1), "float32")
+    x[:5, 0, 0, 0] = 1.0  # latent 0's mean is 1 for half of the images, 0 for the others
+    usage = metrics.latent_usage(constructed_vae(), x, batch_size=batch_size)
+    np.testing.assert_allclose(usage["kl"], [0.25, 0.0, 2.0], atol=1e-6)  # 0.5 E[mu^2] at var 1
+    np.testing.assert_allclose(usage["activity"], [0.25, 0.0, 0.0], atol=1e-7)
+    assert usage["active"].tolist() == [True, False, False] and usage["active_units"] == 1
+    assert metrics.latent_usage(constructed_vae(), x, threshold=0.3)["active_units"] == 0
+
+
+@pytest.mark.parametrize("threshold", [0, -0.01, float("nan")])
+def test_latent_usage_refuses_a_threshold_that_is_not_positive(threshold):
+    with pytest.raises(ValueError, match="threshold must be > 0"):
+        metrics.latent_usage(constructed_vae(), np.zeros((4, 28, 28, 1), "float32"), threshold=threshold)

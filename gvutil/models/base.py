@@ -113,8 +113,8 @@ class ImageModel(keras.Model):
         return x
 
     def sample(self, n: int, seed: int | None = None, batch_size: int = 1000, **conditions: Any) -> np.ndarray:
-        """``n`` images for ``z ~ N(0, I)``, NumPy float32 in [0, 1]; the same for one integer ``seed``, else the model's
-        sampling stream (never the training noise). ``conditions`` (a cGAN's ``labels``) go to ``images_from_latents``."""
+        """``n`` images for ``z ~ N(0, I)``, NumPy float32 in [0, 1]; the same for one integer ``seed``, else the
+        model's sampling stream (not the training noise). ``conditions`` (``labels``) go to ``images_from_latents``."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"sample needs a positive whole number of images; received n={n!r}")
         z = ops.convert_to_numpy(keras.random.normal((n, self.latent_dim),

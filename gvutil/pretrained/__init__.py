@@ -122,8 +122,8 @@ def conditional_gan(latent_dim: int = 100, hidden=(256, 512, 1024), ema_decay: f
     from gvutil.models.conditional import ConditionalGAN, conditional_mlp_generator, projection_discriminator
 
     hidden = tuple(hidden)
-    gan = ConditionalGAN(conditional_mlp_generator(latent_dim, hidden), projection_discriminator(tuple(reversed(hidden))),
-                         latent_dim, ema_decay=ema_decay, seed=seed)
+    gan = ConditionalGAN(conditional_mlp_generator(latent_dim, hidden),
+                         projection_discriminator(tuple(reversed(hidden))), latent_dim, ema_decay=ema_decay, seed=seed)
     gan.compile(keras.optimizers.Adam(learning_rate, beta_1=0.5), keras.optimizers.Adam(learning_rate, beta_1=0.5),
                 **compile_defaults(True))
     return gan
