@@ -141,10 +141,6 @@ def build(builder: str, kwargs: dict):
     return make(**kwargs)
 
 
-def _build(rec: dict):
-    return build(rec["builder"], rec["kwargs"])
-
-
 def _checked_file(name: str, rec: dict, directory: Path) -> Path:
     path = directory / rec["file"]
     if not path.exists():
@@ -166,7 +162,7 @@ def load(name: str, directory: str | PathLike[str] | None = None) -> GAN | VAE:
     """
     rec = record(name, directory)
     path = _checked_file(name, rec, DIR if directory is None else Path(directory))
-    model = _build(rec)
+    model = build(rec["builder"], rec["kwargs"])
     with np.load(path) as arrays:
         for part in _PARTS[rec["builder"]]:
             net = getattr(model, part)
