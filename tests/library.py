@@ -37,6 +37,9 @@ MODULES = {
     "gvutil/models/conditional.py": (
         "A conditional GAN: the networks and ``ConditionalGAN`` class of section 5.3.",
         ["book/05_cgan.ipynb"]),
+    "gvutil/models/iwae.py": (
+        "VAEs after the article: training on the importance-weighted bound, and free bits, of section 5.4.",
+        ["book/05_vae_techniques.ipynb"]),
 }
 
 

@@ -21,6 +21,7 @@ from keras import ops  # noqa: E402
 
 from gvutil import metrics  # noqa: E402
 from gvutil.data import to_float_images  # noqa: E402
+from helpers import constructed_vae  # noqa: E402
 
 
 # ============================================================================ IWAE: exact model
@@ -496,23 +497,6 @@ def test_conditional_accuracy_exact_answers():
     assert np.isnan(acc[1:]).all() and acc[0] == (predicted[:20] == 0).mean()
     with pytest.raises(ValueError, match="labels must be in 0-9"):
         metrics.conditional_accuracy(x[:3], [0, 1, 10])
-
-
-def constructed_vae():
-    """A VAE whose encoder gives, for an image x, mu = (x[0, 0], 0, 2) and log_var = (0, 0, 0): latent 0
-    follows the image, latent 1 is the prior (collapsed), latent 2 is moved away from the prior by the
-    same amount for every image (KL 2, but it carries nothing about x)."""
-    image = keras.Input((28, 28, 1))
-    flat = keras.layers.Flatten()(image)
-    mean_layer, log_var_layer = keras.layers.Dense(3), keras.layers.Dense(3)
-    encoder = keras.Model(image, [mean_layer(flat), log_var_layer(flat)])
-    kernel = np.zeros((784, 3), "float32")
-    kernel[0, 0] = 1.0
-    mean_layer.set_weights([kernel, np.array([0.0, 0.0, 2.0], "float32")])
-    log_var_layer.set_weights([np.zeros((784, 3), "float32"), np.zeros(3, "float32")])
-    from gvutil.models.vae import VAE, mlp_decoder
-
-    return VAE(encoder, mlp_decoder(3, (4,)))
 
 
 @pytest.mark.parametrize("batch_size", [1000, 3])

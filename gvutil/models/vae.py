@@ -63,9 +63,10 @@ class VAE(ImageModel):
                 and isinstance(encoder.output_shape[0], tuple)):
             raise ValueError(f"the encoder must output [z_mean, z_log_var]; it outputs {encoder.output_shape}")
         self.latent_dim = int(encoder.output_shape[0][-1])
-        if tuple(decoder.output_shape[1:]) != self.image_shape:
-            raise ValueError(f"the decoder outputs shape {decoder.output_shape} but the encoder "
-                             f"takes images of shape {(None,) + self.image_shape}")
+        for what, got, want in (("takes latents of shape", decoder.input_shape, (None, self.latent_dim)),
+                                ("outputs images of shape", decoder.output_shape, (None,) + self.image_shape)):
+            if tuple(got) != want:
+                raise ValueError(f"the decoder {what} {got} but the encoder needs {want}")
         self.log_sigma = None  # a Gaussian likelihood's log sigma is a weight unless sigma is given
         if likelihood == "gaussian" and sigma is None:
             self.log_sigma = self.add_weight(shape=(), name="log_sigma",
