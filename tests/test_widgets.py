@@ -366,3 +366,49 @@ def test_digit_explorer_html_has_a_row_per_digit_and_two_controls():
     # row d, column j: digit d at the j-th point of the path (setting index d * n + j, the player's tile)
     np.testing.assert_allclose(sprite[3 * 28:4 * 28, 4 * 28:], gan.images_from_latents(z_b[None], [3])[0, ..., 0],
                                atol=1 / 255 + 1e-5)
+
+
+# --------------------------------------------------------------------------- section 5.4's sweep explorer
+def sweep_runs():
+    """Two settings whose pictures differ everywhere: samples all 1 / all 0, KL per dimension given."""
+    ones, zeros = np.ones((32, 28, 28), "uint8") * 255, np.zeros((32, 28, 28), "uint8")
+    return {"0.5": {"samples": ones, "originals": zeros[:8], "reconstructions": ones[:8],
+                    "kl": [2.0, 0.0, 1.0, 0.0], "text": "beta 0.5: 2 active"},
+            "4": {"samples": zeros, "originals": ones[:8], "reconstructions": zeros[:8],
+                  "kl": [0.5, 0.0, 0.0, 0.0], "text": "beta 4: 1 active"}}
+
+
+def test_sweep_tile_draws_samples_reconstructions_and_kl_bars_to_one_scale():
+    run = sweep_runs()["0.5"]
+    tile = widgets.sweep_tile(run, kl_max=2.0)
+    assert tile.shape == (224, 224)
+    assert (tile[:112] == 1.0).all()  # four rows of white samples
+    assert (tile[114:142] == 0.0).all() and (tile[142:170] == 1.0).all()  # originals over reconstructions
+    bars = tile[172:220]  # 48 pixels: one bar of 224 / 4 = 56 columns per dimension
+    heights = [(bars[:, 56 * i + 10] == 1.0).sum() for i in range(4)]
+    assert heights == [46, 0, 23, 0]  # KL 2, 0, 1, 0 nats over kl_max = 2
+    with pytest.raises(ValueError, match="missing \\['kl'\\]"):
+        widgets.sweep_tile({k: v for k, v in run.items() if k != "kl"}, kl_max=1.0)
+    with pytest.raises(ValueError, match="kl_max must be > 0"):
+        widgets.sweep_tile(run, kl_max=0.0)
+
+
+def test_sweep_explorer_shows_the_chosen_setting_and_its_text():
+    explorer = widgets.SweepExplorer(sweep_runs(), name="beta")
+    assert (explorer.image_array[:112] == 1.0).all() and explorer.text.value == "beta 0.5: 2 active"
+    explorer.slider.value = "4"
+    assert (explorer.image_array[:112] == 0.0).all() and explorer.text.value == "beta 4: 1 active"
+    # one KL scale for the sweep: beta 4's single bar (0.5 of 2 nats) is a quarter of the strip
+    assert (explorer.image_array[172:220, 10] == 1.0).sum() == round(0.25 * 46)
+    assert repr(explorer) == "SweepExplorer(beta=4)"
+    with pytest.raises(ValueError, match="start must be one of"):
+        widgets.SweepExplorer(sweep_runs(), start="2")
+
+
+def test_sweep_explorer_html_has_every_setting_in_one_sprite():
+    html = widgets.sweep_explorer_html(sweep_runs(), name="beta").data
+    assert len(re.findall(r'<input type="range"', html)) == 1 and 'max="1"' in html
+    assert "beta 4: 1 active" in html and html == widgets.sweep_explorer_html(sweep_runs(), name="beta").data
+    sprite = png_grey(base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", html).group(1)))
+    assert sprite.shape == (224, 2 * 224)
+    assert (sprite[:112, :224] == 1.0).all() and (sprite[:112, 224:] == 0.0).all()

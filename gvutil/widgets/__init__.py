@@ -16,6 +16,9 @@ Each explorer comes in two forms, for the two ways the book is read:
 For section 5.3's conditional GAN, :class:`DigitExplorer` (digit buttons and a noise slider) and
 :func:`digit_explorer_html` (every digit at points along the noise path, as one sprite).
 
+For section 5.4's sweep of VAEs (one per beta): :class:`SweepExplorer` and :func:`sweep_explorer_html`
+(a slider over the settings; each setting's samples, reconstructions and KL per latent dimension).
+
 A third pair turns a dial on a training run instead of a trained model: :class:`TrainingDial`
 (generator steps per discriminator step, learning rate and number of steps, then a "train" button)
 trains a small GAN on a ring of Gaussians in seconds and shows its samples over the ring's modes with
@@ -32,10 +35,12 @@ from .dial import (TrainingDial, TrainingGrid, ring_picture, ring_png, training_
                    training_grid)
 from .latent import (DigitExplorer, Interpolation, LatentExplorer, decode_latents, digit_explorer_html,
                      encode_means, interpolate, interpolation_html, latent_explorer_html)
+from .sweep import SweepExplorer, sweep_explorer_html, sweep_tile
 
 
 __all__ = [
     "decode_latents", "encode_means", "interpolate", "LatentExplorer", "Interpolation",
     "latent_explorer_html", "interpolation_html", "ring_picture", "ring_png", "TrainingDial", "TrainingGrid",
     "training_grid", "training_dial_html", "DigitExplorer", "digit_explorer_html",
+    "SweepExplorer", "sweep_explorer_html", "sweep_tile",
 ]
