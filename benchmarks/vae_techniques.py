@@ -63,7 +63,9 @@ def configs(groups: list[str]) -> list[dict]:
 
 
 def key(c: dict) -> str:
-    return f"k{c['k']}_z{c['latent']}_b{c['beta']:g}_fb{c['free_bits']:g}_{c['budget']}_s{c['seed']}"
+    """A record's identity: its settings, its budget ("time", or "epochs" and how many) and its seed."""
+    budget = "time" if c["budget"] == "time" else f"{c['budget']}{int(round(c['epochs']))}"
+    return f"k{c['k']}_z{c['latent']}_b{c['beta']:g}_fb{c['free_bits']:g}_{budget}_s{c['seed']}"
 
 
 class CPUBudget:
@@ -216,13 +218,13 @@ def main(argv=None) -> int:
                   f"({r['epochs']} epochs, {r['cpu_seconds']:.0f} CPU s)", flush=True)
 
     todo = [{**c, "seed": s} for s in args.seeds for c in configs(groups)]
-    sweeps = [c for c in todo if c["budget"] == "epochs" and key(c) not in done]
+    sweeps = [c for c in todo if c["budget"] == "epochs" and key({**c, "epochs": args.epochs}) not in done]
     bound50 = [c for c in todo if c["budget"] == "bound" and c["k"] == 50]
     common = ["--epochs", str(args.epochs), "--bound-epochs", str(args.bound_epochs), "--out", str(args.out)]
     t0 = time.perf_counter()
     # First the k = 50 runs (they set the budget of the k = 1 and k = 5 runs of the same seed), then
     # those, with the sweeps filling the other worker.
-    first = [c for c in bound50 if key({**c, "budget": "epochs"}) not in done]
+    first = [c for c in bound50 if key({**c, "budget": "epochs", "epochs": args.bound_epochs}) not in done]
     for records in run_workers([["--one", json.dumps(c), *common] for c in first], args.workers):
         save(records)
     budgets = {r["seed"]: r["cpu_seconds"] for r in doc["records"]
