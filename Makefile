@@ -28,11 +28,11 @@ NBVAL     := $(PYTEST) --nbval --nbval-current-env --nbval-sanitize-with tests/n
              -p nbval_tolerance --nbval-mode $(NBVAL_MODE) \
              -n $(NBVAL_WORKERS) --dist loadscope --no-loadscope-reorder
 # The order the workers take the notebooks in: the longest first (measured: the four GAN pages of
-# chapters 4 and 5 train for minutes each, then the two VAE pages), so that the short ones fill the
+# chapters 4 and 5 train for minutes each, then the three VAE pages), so that the short ones fill the
 # gaps at the end and neither worker is left with a long page after the other has finished. Every
 # other notebook follows.
 NBVAL_FIRST := book/04_gan_recipe.ipynb book/05_gan_techniques.ipynb book/04_gan_code.ipynb \
-               book/05_cgan.ipynb book/04_vae_code.ipynb book/04_vae_latent2d.ipynb
+               book/05_cgan.ipynb book/04_vae_code.ipynb book/05_vae_techniques.ipynb book/04_vae_latent2d.ipynb
 NBVAL_NOTEBOOKS := $(NBVAL_FIRST) $(filter-out $(NBVAL_FIRST),$(sort $(wildcard book/*.ipynb)))
 JB        := $(BIN)/jupyter-book
 
