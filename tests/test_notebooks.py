@@ -296,3 +296,20 @@ def test_invalid_notebook_fails(tmp_path):
     nb["cells"][1]["outputs"][0]["output_type"] = "strem"
     path.write_text(json.dumps(nb))
     assert any("not a valid notebook" in p for p in notebook_problems(path))
+
+
+# --------------------------------------------------------------------------- one set of VAE conventions
+VAE_PAGES = ("04_vae_code.ipynb", "04_vae_latent2d.ipynb", "05_vae_techniques.ipynb")
+CONVENTIONS = ":::{admonition} Conventions: what a VAE's \"nats\" mean in this book"
+
+
+def test_every_vae_page_states_the_same_conventions():
+    """Issue 23: each VAE page carries the conventions box (sums, nats, binarisation, K), word for word
+    the same, so a change to one is a change to all."""
+    boxes = {}
+    for name in VAE_PAGES:
+        cells = [c.source for c in nbformat.read(REPO / "book" / name, as_version=4).cells
+                 if c.cell_type == "markdown" and c.source.startswith(CONVENTIONS)]
+        assert len(cells) == 1, f"{name}: {len(cells)} conventions boxes"
+        boxes[name] = cells[0]
+    assert len(set(boxes.values())) == 1, "the conventions boxes differ between " + ", ".join(boxes)

@@ -47,7 +47,8 @@ class IWAE(VAE):
 
 @add_to_class(IWAE)
 def log_weights(self, x, training=True):
-    """log w_j = log p(x|z_j) + log p(z_j) - log q(z_j|x) for k draws z_j ~ q(z|x) of each image; (k, n)."""
+    """For k draws z_j ~ q(z|x) of each image, the two parts of log w_j: log p(x|z_j), and
+    log p(z_j) - log q(z_j|x); each of shape (k, n)."""
     z_mean, z_log_var = (ops.cast(t, "float32") for t in self.encoder(x, training=training))
     seed = self.seed_generator if training else self.eval_seed_generator
     z = self.reparameterize(ops.repeat(z_mean[None], self.k, axis=0),
@@ -69,10 +70,11 @@ def objective(self, x, training=True):
         kl_term = ops.sum(ops.maximum(ops.mean(kl, axis=0), self.free_bits))
         kl = ops.sum(kl, axis=1)
         return ops.mean(reconstruction) + self.beta * kl_term, (reconstruction, kl, -(reconstruction + kl))
-    log_px_z, log_prior_ratio = self.log_weights(x, training)  # L_k = log (1/k) sum_j w_j
-    log_w = log_px_z + log_prior_ratio
-    bound = ops.logsumexp(log_w, axis=0) - math.log(self.k)
-    return -ops.mean(bound), (-ops.mean(log_px_z, axis=0), -ops.mean(log_prior_ratio, axis=0), ops.mean(log_w, axis=0))
+    log_px_z, log_prior_ratio = self.log_weights(x, training)
+    log_w = log_px_z + log_prior_ratio  # (k, n)
+    bound = ops.logsumexp(log_w, axis=0) - math.log(self.k)  # L_k = log (1/k) sum_j w_j, per image
+    terms = (-ops.mean(log_px_z, axis=0), -ops.mean(log_prior_ratio, axis=0), ops.mean(log_w, axis=0))
+    return -ops.mean(bound), terms
 
 
 @add_to_class(IWAE)
