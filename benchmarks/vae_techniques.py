@@ -22,8 +22,8 @@ metric card of 10,000 samples (``metrics.metric_card``). No setting is chosen on
         .venv/bin/python benchmarks/vae_techniques.py --workers 2
 
 writes ``benchmarks/results/vae_techniques.json`` (finished runs are kept, so an interrupted study
-resumes) and ``benchmarks/results/vae_techniques_images.npz`` (samples and reconstructions of each
-seed-0 run of the beta sweep, for section 5.4's explorer).
+resumes) and ``benchmarks/results/vae_techniques_images/beta*.npz`` (samples, test images and their
+reconstructions of each seed-0 run of the beta sweep, uint8, for section 5.4's explorer).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Chapter 4 writes the book's GAN and VAE on the page; ``gvutil.models.gan`` and ``gvutil.models.vae``
 are those cells, in page order, and nothing else; section 5.2's techniques are ``gvutil.models.stable``, 5.3's
-conditional GAN ``gvutil.models.conditional``. ``python tests/library.py`` (``make library``)
+conditional GAN ``gvutil.models.conditional``, 5.4's ``IWAE`` ``gvutil.models.iwae``. ``python tests/library.py``
+(``make library``)
 rewrites the modules after a page changed; ``python tests/library.py --check`` (run by
 ``tests/test_library.py``) fails when a module is not what its pages say.
 
