@@ -300,7 +300,7 @@ def test_invalid_notebook_fails(tmp_path):
 
 # --------------------------------------------------------------------------- one set of VAE conventions
 VAE_PAGES = ("04_vae_code.ipynb", "04_vae_latent2d.ipynb", "05_vae_techniques.ipynb")
-CONVENTIONS = ":::{admonition} Conventions: what a VAE's \"nats\" mean in this book"
+CONVENTIONS = ":::{admonition} Conventions: what a VAE's \"nats\" mean on MNIST in this book"
 
 
 def test_every_vae_page_states_the_same_conventions():
