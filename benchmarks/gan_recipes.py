@@ -28,7 +28,7 @@ import platform
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -198,22 +198,29 @@ def speed(variants: list[str], batch_size: int, steps: int = 300, repeats: int =
     return rates
 
 
-def run_workers(script: str, todo: list[tuple[str, int]], options: list[str], workers: int):
-    """Run ``script --one VARIANT SEED *options`` for each (variant, seed) of ``todo`` in its own
-    process, ``workers`` at a time, with PYTHONHASHSEED=0; yield, in ``todo``'s order, the JSON each
-    printed on its last line (a worker that fails raises with its stderr's end)."""
+def run_jobs(script: str, jobs: list[list[str]], workers: int, ordered: bool = True):
+    """Run ``script`` with each argument list of ``jobs`` in its own process, ``workers`` at a time,
+    with PYTHONHASHSEED=0; yield the JSON each printed on its last line, in ``jobs``' order (or as the
+    processes finish, with ``ordered=False``). A process that fails raises with its stderr's end."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
 
-    def work(item):
-        variant, seed = item
-        cmd = [sys.executable, script, "--one", variant, str(seed), *options]
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    def work(args):
+        out = subprocess.run([sys.executable, script, *args], env=env, capture_output=True, text=True)
         if out.returncode:
-            raise RuntimeError(f"{variant} seed {seed} failed:\n{out.stderr[-3000:]}")
+            raise RuntimeError(f"{' '.join(args)[:200]} failed:\n{out.stderr[-3000:]}")
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     with ThreadPoolExecutor(workers) as pool:
-        yield from pool.map(work, todo)
+        if ordered:
+            yield from pool.map(work, jobs)
+        else:
+            for future in as_completed([pool.submit(work, job) for job in jobs]):
+                yield future.result()
+
+
+def run_workers(script: str, todo: list[tuple[str, int]], options: list[str], workers: int):
+    """:func:`run_jobs` of ``script --one VARIANT SEED *options`` for each (variant, seed) of ``todo``."""
+    return run_jobs(script, [["--one", variant, str(seed), *options] for variant, seed in todo], workers)
 
 
 def main(argv=None) -> int:

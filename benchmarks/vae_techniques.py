@@ -30,16 +30,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from gan_recipes import machine  # noqa: E402
+from gan_recipes import machine, run_jobs  # noqa: E402
 
 DEFAULT_OUT = HERE / "results" / "vae_techniques.json"
 HIDDEN = (512, 512)  # section 4.3's networks
@@ -110,7 +107,8 @@ def measure(vae, x_eval, seed: int) -> dict:
                      "shares": [round(float(s), 4) for s in card["shares"]]}}
 
 
-def run_one(config: dict, epochs: int, bound_epochs: int, budget_seconds: float | None, images: Path | None) -> list[dict]:
+def run_one(config: dict, epochs: int, bound_epochs: int, budget_seconds: float | None,
+            images: Path | None) -> list[dict]:
     """Train and measure one configuration in this process (one compute thread); its records."""
     import keras
     import tensorflow as tf
@@ -163,22 +161,6 @@ def run_one(config: dict, epochs: int, bound_epochs: int, budget_seconds: float 
     return records
 
 
-def run_workers(jobs: list[list[str]], workers: int):
-    """Run this script with each argument list of ``jobs`` in its own process, ``workers`` at a time
-    (PYTHONHASHSEED=0); yield, as they finish, the records each printed as JSON on its last line."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-
-    def work(args):
-        out = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True)
-        if out.returncode:
-            raise RuntimeError(f"{args} failed:\n{out.stderr[-3000:]}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-    with ThreadPoolExecutor(workers) as pool:
-        for future in as_completed([pool.submit(work, job) for job in jobs]):
-            yield future.result()
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--groups", default="bound,latent,beta,free_bits")
@@ -225,14 +207,16 @@ def main(argv=None) -> int:
     # First the k = 50 runs (they set the budget of the k = 1 and k = 5 runs of the same seed), then
     # those, with the sweeps filling the other worker.
     first = [c for c in bound50 if key({**c, "budget": "epochs", "epochs": args.bound_epochs}) not in done]
-    for records in run_workers([["--one", json.dumps(c), *common] for c in first], args.workers):
+    first_jobs = [["--one", json.dumps(c), *common] for c in first]
+    for records in run_jobs(__file__, first_jobs, args.workers, ordered=False):
         save(records)
     budgets = {r["seed"]: r["cpu_seconds"] for r in doc["records"]
                if r["k"] == 50 and r["budget"] == "epochs" and r["epochs"] == args.bound_epochs}
     rest = [c for c in todo if c["budget"] == "bound" and c["k"] != 50
             and key({**c, "budget": "time"}) not in done and c["seed"] in budgets]
     jobs = [["--one", json.dumps(c), *common, "--budget", str(budgets[c["seed"]])] for c in rest]
-    for records in run_workers(jobs + [["--one", json.dumps(c), *common] for c in sweeps], args.workers):
+    for records in run_jobs(__file__, jobs + [["--one", json.dumps(c), *common] for c in sweeps], args.workers,
+                            ordered=False):
         save(records)
     doc["wall_seconds_last_invocation"] = round(time.perf_counter() - t0, 1)
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
