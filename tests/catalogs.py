@@ -1,0 +1,191 @@
+"""The Chinese edition's message catalogs (``locales/zh_CN/LC_MESSAGES/book/*.po``), read with Babel
+(Sphinx's own dependency): coverage per page, the glossary's terms, and the markup a translation must
+keep. Used by tests/test_catalogs.py and by ``python tests/catalogs.py`` (a report for translators).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALE = ROOT / "locales" / "zh_CN" / "LC_MESSAGES" / "book"
+GLOSSARY = ROOT / "book" / "glossary.md"
+ARTICLE = ROOT.parent / "shared" / "000_87cfa09396c3687d.txt"
+MIN_COVERAGE = 0.98
+
+# Inline markup that a translation keeps character for character: MyST roles ({cite}`key`, {doc}`page`;
+# {ref}`text <label>` keeps its label, its text is translated), inline math, inline code, URLs.
+_ROLE = re.compile(r"\{(cite|cite:p|cite:t|doc|numref|eq|download)\}`[^`]*`")
+_REF_LABEL = re.compile(r"\{ref\}`(?:[^`<]*<)?([^`>]+)>?`")
+_MATH = re.compile(r"(?<![\\$])\$\$?[^$]+\$\$?")
+_CODE = re.compile(r"(?<!\})``?[^`]+``?")
+_URL = re.compile(r"https?://[^\s)>\]]+")
+
+
+@dataclass
+class Message:
+    page: str
+    id: str
+    string: str
+    fuzzy: bool
+    lineno: int
+
+    @property
+    def translated(self) -> bool:
+        return bool(self.string.strip()) and not self.fuzzy
+
+
+def needs_translation(text: str) -> bool:
+    """Whether a message has words to translate (not only numbers, math, code or punctuation)."""
+    return bool(re.search(r"[A-Za-z]{2,}", prose_only(text)))
+
+
+def prose_only(text: str) -> str:
+    """``text`` without the markup a translation keeps unchanged (roles, math, code, URLs)."""
+    for pattern in (_ROLE, _MATH, _CODE, _URL):
+        text = pattern.sub(" ", text)
+    return _REF_LABEL.sub(" ", text)
+
+
+def pages() -> list[str]:
+    return sorted(p.stem for p in LOCALE.glob("*.po"))
+
+
+def messages(page: str) -> list[Message]:
+    from babel.messages.pofile import read_po
+
+    with open(LOCALE / f"{page}.po", "rb") as f:
+        catalog = read_po(f)
+    return [Message(page, m.id, m.string or "", m.fuzzy, m.lineno) for m in catalog
+            if m.id and isinstance(m.id, str) and needs_translation(m.id)]
+
+
+def coverage(page: str) -> tuple[float, list[Message]]:
+    """The share of ``page``'s messages translated (fuzzy ones count as not), and those that are not."""
+    msgs = messages(page)
+    missing = [m for m in msgs if not m.translated]
+    return (1.0 - len(missing) / len(msgs)) if msgs else 1.0, missing
+
+
+def glossary_terms(path: Path = GLOSSARY) -> list[tuple[str, str]]:
+    """(English term, its Chinese term) for every entry of the glossary: the English is the entry's
+    name without a parenthesis ("Generative adversarial network (GAN)" -> "Generative adversarial
+    network"); the Chinese is the definition's first words, up to the first '.', ',', ' (' or ' /'
+    ("模式坍塌 (also 模式崩溃)." -> "模式坍塌"). Longest English terms first."""
+    block = path.read_text(encoding="utf-8").split("```{glossary}", 1)[1].split("```", 1)[0]
+    out, name = [], None
+    for line in block.splitlines():
+        if line and not line.startswith(" "):
+            name = re.sub(r"\s*\([^)]*\)", "", line).strip()
+        elif name and line.strip():
+            chinese = re.split(r"\.\s|\.$|,\s| \(|（| /", line.strip(), maxsplit=1)[0].strip()
+            out.append((name, chinese))
+            name = None
+    return sorted(out, key=lambda t: -len(t[0]))
+
+
+def _term_pattern(term: str) -> re.Pattern:
+    words = re.escape(term).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]")
+    return re.compile(r"(?<![\w-])" + words + r"(?:s|es)?(?![\w-])", re.IGNORECASE)
+
+
+def term_violations(msgs: list[Message], terms: list[tuple[str, str]] | None = None) -> list[tuple[Message, str, str]]:
+    """Translated messages whose English names a glossary term that the translation does not render
+    with the glossary's Chinese term: (message, English term, Chinese term). A longer term hides the
+    shorter ones inside it ("learning rate" is not also "rate")."""
+    terms = glossary_terms() if terms is None else terms
+    out = []
+    for m in msgs:
+        if not m.translated:
+            continue
+        text = prose_only(m.id)
+        taken = []
+        for english, chinese in terms:
+            for hit in _term_pattern(english).finditer(text):
+                if any(a < hit.end() and hit.start() < b for a, b in taken):
+                    continue
+                taken.append(hit.span())
+                if chinese not in m.string:
+                    out.append((m, english, chinese))
+                    break
+    return out
+
+
+def markup_differences(m: Message) -> list[str]:
+    """What of ``m``'s kept markup (roles, ref labels, math, code, URLs) its translation lost or changed."""
+    if not m.translated:
+        return []
+    problems = []
+    for name, pattern in (("role", _ROLE), ("math", _MATH), ("code", _CODE), ("url", _URL)):
+        want, got = sorted(pattern.findall(m.id) if name != "role" else [x.group(0) for x in _ROLE.finditer(m.id)]), \
+            sorted(pattern.findall(m.string) if name != "role" else [x.group(0) for x in _ROLE.finditer(m.string)])
+        if name == "role" and want != got:
+            problems.append(f"{name}: {set(want) ^ set(got) or 'count differs'}")
+        elif name != "role" and set(want) != set(got):
+            problems.append(f"{name}: {sorted(set(want) ^ set(got))}")
+    want = sorted(_REF_LABEL.findall(m.id))
+    got = sorted(_REF_LABEL.findall(m.string))
+    if want != got:
+        problems.append(f"ref labels: {want} vs {got}")
+    return problems
+
+
+def report() -> int:
+    terms = glossary_terms()
+    bad = 0
+    for page in pages():
+        share, missing = coverage(page)
+        msgs = messages(page)
+        terms_bad = term_violations(msgs, terms)
+        markup_bad = [(m, markup_differences(m)) for m in msgs if markup_differences(m)]
+        print(f"{page:22s} {100 * share:6.1f} % translated ({len(msgs) - len(missing)}/{len(msgs)}), "
+              f"{len(terms_bad)} term problems, {len(markup_bad)} markup problems")
+        for m, english, chinese in terms_bad:
+            print(f"   term  line {m.lineno}: '{english}' must be '{chinese}': {m.string[:80]!r}")
+        for m, problems in markup_bad:
+            print(f"   markup line {m.lineno}: {'; '.join(problems)}")
+        if "-v" in sys.argv:
+            for m in missing:
+                print(f"   untranslated line {m.lineno}: {m.id[:80]!r}")
+        bad += bool(missing or terms_bad or markup_bad)
+    return bad
+
+
+def export(page: str, path: Path) -> None:
+    """Every message of ``page`` that needs translating, as JSON {msgid: msgstr} (msgstr "" if missing)."""
+    import json
+
+    data = {m.id: (m.string if m.translated else "") for m in messages(page)}
+    Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def apply(page: str, path: Path) -> int:
+    """Set the msgstr of ``page``'s messages from a JSON {msgid: msgstr} file (empty strings are skipped,
+    fuzzy flags removed); returns how many were set. Unknown msgids are an error."""
+    import json
+
+    from babel.messages.pofile import read_po, write_po
+
+    data = {k: v for k, v in json.loads(Path(path).read_text(encoding="utf-8")).items() if v}
+    po = LOCALE / f"{page}.po"
+    with open(po, "rb") as f:
+        catalog = read_po(f)
+    unknown = [k for k in data if k not in catalog]
+    if unknown:
+        raise SystemExit(f"{len(unknown)} msgids not in {po.name}, e.g. {unknown[0][:80]!r}")
+    for k, v in data.items():
+        catalog[k].string = v
+        catalog[k].flags.discard("fuzzy")
+    with open(po, "wb") as f:
+        write_po(f, catalog, width=0)
+    return len(data)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] in ("export", "apply"):
+        result = (export if sys.argv[1] == "export" else apply)(sys.argv[2], Path(sys.argv[3]))
+        sys.exit(0)
+    sys.exit(1 if report() else 0)
