@@ -36,11 +36,12 @@ NBVAL_FIRST := book/04_gan_recipe.ipynb book/05_gan_techniques.ipynb book/04_gan
 NBVAL_NOTEBOOKS := $(NBVAL_FIRST) $(filter-out $(NBVAL_FIRST),$(sort $(wildcard book/*.ipynb)))
 JB        := $(BIN)/jupyter-book
 
-.PHONY: help venv book site test unit unit-tf unit-jax nbval nbval-elsewhere browser lab execute library converged install-checkpoints \
+.PHONY: help venv book site gettext test unit unit-tf unit-jax nbval nbval-elsewhere browser lab execute library converged install-checkpoints \
         clean test-compat
 
 help:
-	@echo "make book     build the website into _build/html (creates .venv first)"
+	@echo "make book     build the website into _build/html, the Chinese edition into _build/html/zh (creates .venv first)"
+	@echo "make gettext  after an English edit: update the Chinese catalogs (locales/zh_CN), report what needs translating"
 	@echo "make test     unit tests on both backends + nbval on every notebook + strict site build + browser"
 	@echo "make lab      open the book in JupyterLab"
 	@echo "make execute NB=book/x.ipynb   re-run one notebook top to bottom and store its outputs"
@@ -60,14 +61,25 @@ $(STAMP): requirements.txt requirements-gpu.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# Both editions from the same notebooks: English at _build/html, Chinese at _build/html/zh (Sphinx's
+# gettext catalogs in locales/zh_CN, book/_ext/editions.py). The two builds run at once: they share
+# nothing but the sources, and each is single-threaded.
+EDITION_ZH := $(BIN)/python book/_ext/editions.py zh
 book: venv
-	$(JB) build .
-	@echo "Open _build/html/index.html"
+	$(JB) build . --quiet & en=$$!; $(EDITION_ZH); zh=$$?; wait $$en && test $$zh = 0
+	@echo "Open _build/html/index.html (English) or _build/html/zh/index.html (中文)"
 
-# Strict build: any warning fails. Removes the old build so that nothing stale hides a warning.
+# Strict build of both editions: any warning fails. Removes the old builds so that nothing stale hides
+# a warning.
 site: venv
-	rm -rf _build/html _build/.doctrees
-	$(JB) build . -W -n --keep-going
+	rm -rf _build/html _build/.doctrees _build/.doctrees-zh
+	$(JB) build . -W -n --keep-going --quiet & en=$$!; $(EDITION_ZH) --strict; zh=$$?; wait $$en && test $$zh = 0
+
+# After an English edit: re-extract the messages (_build/gettext) and merge them into the Chinese
+# catalogs (sphinx-intl update); then translate what is new (locales/TRANSLATING.md).
+gettext: venv
+	$(BIN)/python book/_ext/editions.py gettext
+	$(BIN)/python tests/catalogs.py || true
 
 unit: unit-tf unit-jax
 

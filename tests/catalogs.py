@@ -32,15 +32,36 @@ class Message:
     string: str
     fuzzy: bool
     lineno: int
+    comments: tuple = ()
 
     @property
     def translated(self) -> bool:
         return bool(self.string.strip()) and not self.fuzzy
 
 
+def is_display_math(text: str) -> bool:
+    """Whether a message is a display equation: Sphinx extracts some (dollarmath and amsmath blocks)
+    as messages, which begin with a newline or a LaTeX command, or hold no word outside LaTeX."""
+    if text.startswith(("\n", "\\")):
+        return True
+    if "$" in text or not re.search(r"\\[A-Za-z]+", text):
+        return False
+    return not re.search(r"[A-Za-z]{4,}", re.sub(r"\\(text|mathrm|operatorname)\{[^}]*\}|\\[A-Za-z]+", " ", text))
+
+
 def needs_translation(text: str) -> bool:
     """Whether a message has words to translate (not only numbers, math, code or punctuation)."""
-    return bool(re.search(r"[A-Za-z]{2,}", prose_only(text)))
+    return not is_display_math(text) and bool(re.search(r"[A-Za-z]{2,}", prose_only(text)))
+
+
+def changed_math(page: str) -> list[Message]:
+    """Display equations of ``page`` whose msgstr is neither empty nor the English: math stays as it is."""
+    from babel.messages.pofile import read_po
+
+    with open(LOCALE / f"{page}.po", "rb") as f:
+        catalog = read_po(f)
+    return [Message(page, m.id, m.string, m.fuzzy, m.lineno) for m in catalog
+            if m.id and isinstance(m.id, str) and is_display_math(m.id) and m.string not in ("", m.id)]
 
 
 def prose_only(text: str) -> str:
@@ -59,8 +80,27 @@ def messages(page: str) -> list[Message]:
 
     with open(LOCALE / f"{page}.po", "rb") as f:
         catalog = read_po(f)
-    return [Message(page, m.id, m.string or "", m.fuzzy, m.lineno) for m in catalog
+    return [Message(page, m.id, m.string or "", m.fuzzy, m.lineno, tuple(m.user_comments)) for m in catalog
             if m.id and isinstance(m.id, str) and needs_translation(m.id)]
+
+
+def translations(page: str) -> dict[str, str]:
+    """Every msgid of ``page`` (math-only ones too) and its msgstr."""
+    from babel.messages.pofile import read_po
+
+    with open(LOCALE / f"{page}.po", "rb") as f:
+        return {m.id: m.string or "" for m in read_po(f) if m.id and isinstance(m.id, str)}
+
+
+def exempt_terms(m: Message) -> set[str]:
+    """Glossary terms a translator comment marks as another word in this message, e.g. the line
+    ``# not-a-term: Rate (the learning rate)`` above a msgid that says "at that rate"."""
+    out = set()
+    for c in m.comments:
+        hit = re.match(r"\s*not-a-term:\s*([^(]+)", c)
+        if hit:
+            out.add(hit.group(1).strip().lower())
+    return out
 
 
 def coverage(page: str) -> tuple[float, list[Message]]:
@@ -87,9 +127,14 @@ def glossary_terms(path: Path = GLOSSARY) -> list[tuple[str, str]]:
     return sorted(out, key=lambda t: -len(t[0]))
 
 
+# Terms whose plural is more often another word: "rates" is mostly the verb ("the discriminator rates").
+_NO_PLURAL = {"Rate"}
+
+
 def _term_pattern(term: str) -> re.Pattern:
     words = re.escape(term).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]")
-    return re.compile(r"(?<![\w-])" + words + r"(?:s|es)?(?![\w-])", re.IGNORECASE)
+    plural = "" if term in _NO_PLURAL else r"(?:s|es)?"
+    return re.compile(r"(?<![\w-])" + words + plural + r"(?![\w-])", re.IGNORECASE)
 
 
 def term_violations(msgs: list[Message], terms: list[tuple[str, str]] | None = None) -> list[tuple[Message, str, str]]:
@@ -103,7 +148,10 @@ def term_violations(msgs: list[Message], terms: list[tuple[str, str]] | None = N
             continue
         text = prose_only(m.id)
         taken = []
+        exempt = exempt_terms(m)
         for english, chinese in terms:
+            if english.lower() in exempt:
+                continue
             for hit in _term_pattern(english).finditer(text):
                 if any(a < hit.end() and hit.start() < b for a, b in taken):
                     continue
@@ -119,17 +167,17 @@ def markup_differences(m: Message) -> list[str]:
     if not m.translated:
         return []
     problems = []
-    for name, pattern in (("role", _ROLE), ("math", _MATH), ("code", _CODE), ("url", _URL)):
-        want, got = sorted(pattern.findall(m.id) if name != "role" else [x.group(0) for x in _ROLE.finditer(m.id)]), \
-            sorted(pattern.findall(m.string) if name != "role" else [x.group(0) for x in _ROLE.finditer(m.string)])
-        if name == "role" and want != got:
-            problems.append(f"{name}: {set(want) ^ set(got) or 'count differs'}")
-        elif name != "role" and set(want) != set(got):
-            problems.append(f"{name}: {sorted(set(want) ^ set(got))}")
-    want = sorted(_REF_LABEL.findall(m.id))
-    got = sorted(_REF_LABEL.findall(m.string))
-    if want != got:
-        problems.append(f"ref labels: {want} vs {got}")
+    roles = [sorted(x.group(0) for x in _ROLE.finditer(t)) for t in (m.id, m.string)]
+    if roles[0] != roles[1]:
+        problems.append(f"role: {sorted(set(roles[0]) ^ set(roles[1])) or 'count differs'}")
+    labels = [sorted(_REF_LABEL.findall(t)) for t in (m.id, m.string)]
+    if labels[0] != labels[1]:
+        problems.append(f"ref labels: {labels[0]} vs {labels[1]}")
+    rest = [_REF_LABEL.sub(" ", _ROLE.sub(" ", t)) for t in (m.id, m.string)]
+    for name, pattern in (("math", _MATH), ("code", _CODE), ("url", _URL)):
+        want, got = (set(pattern.findall(t)) for t in rest)
+        if want != got:
+            problems.append(f"{name}: {sorted(want ^ got)}")
     return problems
 
 
@@ -141,6 +189,8 @@ def report() -> int:
         msgs = messages(page)
         terms_bad = term_violations(msgs, terms)
         markup_bad = [(m, markup_differences(m)) for m in msgs if markup_differences(m)]
+        markup_bad += [(m, ["display math must stay as in the English (empty msgstr or a copy)"])
+                       for m in changed_math(page)]
         print(f"{page:22s} {100 * share:6.1f} % translated ({len(msgs) - len(missing)}/{len(msgs)}), "
               f"{len(terms_bad)} term problems, {len(markup_bad)} markup problems")
         for m, english, chinese in terms_bad:

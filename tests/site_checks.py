@@ -333,8 +333,17 @@ async () => {
   const nav = Array.from(document.querySelectorAll('.bd-sidebar-primary nav a.reference.internal'))
       .map(a => ({url: a.href, text: a.textContent}));
   const pick = sel => { const a = document.querySelector(sel); return a ? a.href : null; };
+  // The prose a reader reads (not code, outputs or math): for the checks of the Chinese edition.
+  const prose = (sel, not = '') => Array.from((document.querySelector('article') || document.body).querySelectorAll(sel))
+      .filter(e => !e.closest('.cell_output, .output, pre, .highlight, .bibliography, .citation, .toctree-wrapper' + not))
+      .map(e => { const c = e.cloneNode(true); c.querySelectorAll('.math, mjx-container, code, a.headerlink')
+                    .forEach(x => x.remove()); return c.textContent.replace(/\s+/g, ' ').trim(); })
+      .filter(t => /[A-Za-z\u4e00-\u9fff]{2}/.test(t));
   return {
     title: document.title,
+    lang: document.documentElement.lang,
+    text: {headings: prose('h1, h2, h3'), paragraphs: prose('p, li > p, figcaption', ', td, th'), cells: prose('td')},
+    edition: pick('.edition-switch a'),
     h1: (document.querySelector('h1') || {textContent: ''}).textContent.trim(),
     images, links, figures, nav,
     math: {nodes: mathNodes.length, rendered, raw, errors, mathjax: !!(window.MathJax && window.MathJax.version)},

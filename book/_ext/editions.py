@@ -1,0 +1,83 @@
+"""The book's two editions: English at the site's root, Chinese under ``zh/``, from the same notebooks.
+
+As a Sphinx extension (``_config.yml``: ``sphinx.local_extensions``) it gives every page a link to the
+same page in the other edition, at the top of the sidebar (``book/_templates/edition-switch.html``),
+and ``<link rel="alternate" hreflang>`` tags for search engines.
+
+As a script it runs the two builds that ``jupyter-book build`` cannot (it has no ``-D language=``):
+
+    python book/_ext/editions.py gettext      # _build/gettext/book/*.pot, then `sphinx-intl update` into locales/
+    python book/_ext/editions.py zh [--strict] # the Chinese edition into _build/html/zh
+
+Both use Jupyter Book's own configuration (``_config.yml``, ``_toc.yml``) through its Python API, with
+``language = "zh_CN"`` (Sphinx then translates every message from ``locales/zh_CN``, and the themes'
+own interface strings) and the Chinese title. Each build keeps its own doctrees folder: an environment
+built for one language or builder cannot be reused by another.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EDITIONS = {"en": "", "zh_CN": "zh/"}  # language -> folder under the site's root
+SWITCH_TEXT = {"en": "中文版", "zh_CN": "English edition"}
+TITLE_ZH = "GAN 与 VAE：一本可执行的书"
+# Settings whose text no catalog holds: the title, and MyST-NB's show/hide labels of hidden cells.
+ZH_OVERRIDES = {"language": "zh_CN", "html_title": TITLE_ZH,
+                "nb_code_prompt_show": "显示代码单元", "nb_code_prompt_hide": "隐藏代码单元"}
+
+
+def _edition_context(app, pagename, templatename, context, doctree):
+    language = app.config.language or "en"
+    if language not in EDITIONS:
+        return
+    up = "../" * pagename.count("/")  # from this page to its edition's root
+    to_site_root = up + ("../" if EDITIONS[language] else "")
+    other = "zh_CN" if language == "en" else "en"
+    url = f"{to_site_root}{EDITIONS[other]}{pagename}.html"
+    context["edition_switch"] = {"url": url, "text": SWITCH_TEXT[language],
+                                 "lang": "zh-CN" if other == "zh_CN" else "en"}
+    links = "".join(f'\n<link rel="alternate" hreflang="{"zh-CN" if lang == "zh_CN" else "en"}" '
+                    f'href="{to_site_root}{folder}{pagename}.html" />' for lang, folder in EDITIONS.items())
+    context["metatags"] = context.get("metatags", "") + links
+
+
+def setup(app):
+    app.connect("html-page-context", _edition_context)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _build(builder: str, outdir: Path, doctrees: Path, overrides: dict, strict: bool) -> int:
+    from jupyter_book.sphinx import build_sphinx
+
+    overrides = {"external_toc_path": "_toc.yml", "latex_individualpages": False, **overrides}
+    if strict:
+        overrides["nitpicky"] = True
+    return build_sphinx(ROOT, outdir, noconfig=True, path_config=str(ROOT / "_config.yml"),
+                        confoverrides=overrides, doctreedir=doctrees, builder=builder,
+                        warningiserror=strict, keep_going=strict, freshenv=strict, quiet=True)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("gettext", "zh"):
+        print(__doc__)
+        return 2
+    strict = "--strict" in argv
+    if argv[0] == "gettext":
+        rc = _build("gettext", ROOT / "_build" / "gettext", ROOT / "_build" / ".doctrees-gettext", {}, strict)
+        if rc:
+            return rc
+        return subprocess.call([sys.executable, "-m", "sphinx_intl", "update", "-p", str(ROOT / "_build" / "gettext"),
+                                "-l", "zh_CN", "-d", str(ROOT / "locales")], cwd=ROOT)
+    rc = _build("html", ROOT / "_build" / "html" / "zh", ROOT / "_build" / ".doctrees-zh",
+                ZH_OVERRIDES, strict)
+    if rc == 0:
+        print(f"Chinese edition: {ROOT / '_build' / 'html' / 'zh' / 'index.html'}")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
