@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sphinx.transforms import SphinxTransform
+
 ROOT = Path(__file__).resolve().parents[2]
 EDITIONS = {"en": "", "zh_CN": "zh/"}  # language -> folder under the site's root
 SWITCH_TEXT = {"en": "中文版", "zh_CN": "English edition"}
@@ -45,8 +47,36 @@ def _edition_context(app, pagename, templatename, context, doctree):
     context["metatags"] = context.get("metatags", "") + links
 
 
+class TranslateToctreeCaptions(SphinxTransform):
+    """The sidebar's part captions ("Chapters", "Back matter") in the page's language. They come from
+    _toc.yml through sphinx-external-toc, whose toctrees are inserted (priority 100) after Sphinx's own
+    translation step (priority 20) has run, so their captions would stay English although the
+    gettext builder extracts them into the root page's catalog; this looks them up there."""
+
+    default_priority = 101
+
+    def apply(self, **kwargs):
+        from os import path
+
+        from sphinx import addnodes
+        from sphinx.locale import init as init_locale
+        from sphinx.util.i18n import docname_to_domain
+
+        if not self.config.language or self.config.language == "en":
+            return
+        dirs = [path.join(self.env.srcdir, d) for d in self.config.locale_dirs]
+        catalog, has_catalog = init_locale(dirs, self.config.language,
+                                           docname_to_domain(self.env.docname, self.config.gettext_compact))
+        if not has_catalog:
+            return
+        for node in self.document.findall(addnodes.toctree):
+            if node.get("caption"):
+                node["caption"] = catalog.gettext(node["caption"])
+
+
 def setup(app):
     app.connect("html-page-context", _edition_context)
+    app.add_transform(TranslateToctreeCaptions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
