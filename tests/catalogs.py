@@ -230,7 +230,7 @@ def apply(page: str, path: Path) -> int:
         catalog[k].string = v
         catalog[k].flags.discard("fuzzy")
     with open(po, "wb") as f:
-        write_po(f, catalog, width=0)
+        write_po(f, catalog, width=76)  # as sphinx-intl update writes them
     return len(data)
 
 

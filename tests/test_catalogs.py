@@ -5,7 +5,10 @@ feed them constructed messages so that a green run means something."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -20,12 +23,28 @@ def test_every_page_of_the_book_has_a_catalog():
     assert sorted(d.split("/", 1)[1] for d in sc.toc_docnames()) == PAGES
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_page_is_translated(page):
-    share, missing = cat.coverage(page)
-    assert share >= cat.MIN_COVERAGE, (
-        f"{page}: {100 * share:.1f} % translated (fuzzy counts as not), below {100 * cat.MIN_COVERAGE:.0f} %; "
-        f"untranslated:\n" + "\n".join(f"  line {m.lineno}: {m.id[:100]!r}" for m in missing))
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND") == "jax", reason="backend-independent: runs once, in the TensorFlow pass")
+def test_todays_english_pages_are_translated(tmp_path):
+    """Coverage against the English as it is now: the gettext builder extracts the messages of today's
+    pages, and at least 98 % of each page's are translated in its catalog (new or changed English that
+    `make gettext` has not merged yet counts as untranslated). Prints the share of every page."""
+    from babel.messages.pofile import read_po
+
+    code = ("import sys; sys.path.insert(0, 'book/_ext'); import editions; from pathlib import Path; "
+            f"sys.exit(editions._build('gettext', Path({str(tmp_path / 'pot')!r}), Path({str(tmp_path / 'doctrees')!r}), {{}}, False))")
+    subprocess.run([sys.executable, "-c", code], cwd=cat.ROOT, check=True, capture_output=True)
+    low = []
+    for pot in sorted((tmp_path / "pot" / "book").glob("*.pot")):
+        with open(pot, "rb") as f:
+            extracted = {m.id for m in read_po(f) if m.id and cat.needs_translation(m.id)}
+        translated = {m.id for m in cat.messages(pot.stem) if m.translated} if pot.stem in PAGES else set()
+        missing = sorted(extracted - translated)
+        share = 1 - len(missing) / len(extracted) if extracted else 1.0
+        print(f"{pot.stem:22s} {100 * share:6.1f} % of {len(extracted)} messages translated")
+        if share < cat.MIN_COVERAGE:
+            low.append(f"{pot.stem}: {100 * share:.1f} %; run `make gettext`, then translate:\n    "
+                       + "\n    ".join(repr(m[:100]) for m in missing))
+    assert not low, "\n".join(low)
 
 
 @pytest.mark.parametrize("page", PAGES)
