@@ -111,7 +111,24 @@ def evaluate(args) -> dict:
     }
     print(json.dumps({k: v for k, v in result.items() if k not in ("record", "progress")}, indent=1), flush=True)
     RESULT.write_text(json.dumps(result, indent=1) + "\n")
+    attach(args)
     return result
+
+
+def attach(args) -> None:
+    """Put the evaluation of ``RESULT`` into the checkpoint's record in ``--out`` (the weights file and
+    its SHA-256 stay as they are), so that ``pretrained.install`` ships it and the page can quote it."""
+    from gvutil import pretrained
+
+    result = json.loads(RESULT.read_text())
+    out = Path(args.out)
+    records = pretrained._records(out)
+    if records[NAME]["sha256"] != result["sha256"]:
+        raise SystemExit(f"{RESULT} evaluated another file ({result['sha256'][:12]}) than {out} holds")
+    keys = ("log_px", "log_px_se", "elbo", "bits_per_dim", "active_units", "rate", "eval_seconds", "eval_machine")
+    records[NAME]["evaluation"] = {"protocol": result["protocol"], **{k: result[k] for k in keys},
+                                   "command": "python benchmarks/vae_checkpoint.py --evaluate-only"}
+    pretrained._write_records(out, records)
 
 
 def main(argv=None) -> int:
@@ -124,7 +141,11 @@ def main(argv=None) -> int:
     p.add_argument("--eval-k", type=int, default=5000)
     p.add_argument("--out", default=str(ROOT / "_build" / "vae_checkpoint"))
     p.add_argument("--evaluate-only", action="store_true")
+    p.add_argument("--attach-only", action="store_true", help="only copy RESULT's numbers into the record")
     args = p.parse_args(argv)
+    if args.attach_only:
+        attach(args)
+        return 0
     if not args.evaluate_only:
         train(args)
     evaluate(args)
