@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pytest
 
 import site_checks as sc
-from test_site import CONFIG, DOCS, SCREENSHOTS, SITE
+from test_site import CONFIG, DOCS, SCREENSHOTS, SITE, session  # noqa: F401  (the fixture, on this module's site_root)
 
 ZH = SITE / "zh"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -29,14 +29,6 @@ def site_root() -> Path:
     if not (ZH / "index.html").is_file():
         pytest.skip(f"no Chinese edition in {ZH}: run `make site` first")
     return SITE
-
-
-@pytest.fixture(scope="module")
-def session(browser, site_root):
-    with sc.SiteServer(site_root) as base:
-        s = sc.Session(browser, base)
-        yield s
-        s.close()
 
 
 def chinese_problems(facts: dict, docname: str) -> list[str]:
