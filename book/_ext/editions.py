@@ -25,6 +25,7 @@ from sphinx.transforms import SphinxTransform
 
 ROOT = Path(__file__).resolve().parents[2]
 EDITIONS = {"en": "", "zh_CN": "zh/"}  # language -> folder under the site's root
+HREFLANG = {"en": "en", "zh_CN": "zh-CN"}
 SWITCH_TEXT = {"en": "中文版", "zh_CN": "English edition"}
 TITLE_ZH = "GAN 与 VAE：一本可执行的书"
 # Settings whose text no catalog holds: the title, and MyST-NB's show/hide labels of hidden cells.
@@ -40,10 +41,9 @@ def _edition_context(app, pagename, templatename, context, doctree):
     to_site_root = up + ("../" if EDITIONS[language] else "")
     other = "zh_CN" if language == "en" else "en"
     url = f"{to_site_root}{EDITIONS[other]}{pagename}.html"
-    context["edition_switch"] = {"url": url, "text": SWITCH_TEXT[language],
-                                 "lang": "zh-CN" if other == "zh_CN" else "en"}
-    links = "".join(f'\n<link rel="alternate" hreflang="{"zh-CN" if lang == "zh_CN" else "en"}" '
-                    f'href="{to_site_root}{folder}{pagename}.html" />' for lang, folder in EDITIONS.items())
+    context["edition_switch"] = {"url": url, "text": SWITCH_TEXT[language], "lang": HREFLANG[other]}
+    links = "".join(f'\n<link rel="alternate" hreflang="{HREFLANG[lang]}" href="{to_site_root}{folder}{pagename}.html" />'
+                    for lang, folder in EDITIONS.items())
     context["metatags"] = context.get("metatags", "") + links
 
 
