@@ -56,11 +56,7 @@ def needs_translation(text: str) -> bool:
 
 def changed_math(page: str) -> list[Message]:
     """Display equations of ``page`` whose msgstr is neither empty nor the English: math stays as it is."""
-    from babel.messages.pofile import read_po
-
-    with open(LOCALE / f"{page}.po", "rb") as f:
-        catalog = read_po(f)
-    return [Message(page, m.id, m.string, m.fuzzy, m.lineno) for m in catalog
+    return [Message(page, m.id, m.string, m.fuzzy, m.lineno) for m in _catalog(page)
             if m.id and isinstance(m.id, str) and is_display_math(m.id) and m.string not in ("", m.id)]
 
 
@@ -71,25 +67,26 @@ def prose_only(text: str) -> str:
     return _REF_LABEL.sub(" ", text)
 
 
+def _catalog(page: str):
+    """``page``'s catalog, read with Babel."""
+    from babel.messages.pofile import read_po
+
+    with open(LOCALE / f"{page}.po", "rb") as f:
+        return read_po(f)
+
+
 def pages() -> list[str]:
     return sorted(p.stem for p in LOCALE.glob("*.po"))
 
 
 def messages(page: str) -> list[Message]:
-    from babel.messages.pofile import read_po
-
-    with open(LOCALE / f"{page}.po", "rb") as f:
-        catalog = read_po(f)
-    return [Message(page, m.id, m.string or "", m.fuzzy, m.lineno, tuple(m.user_comments)) for m in catalog
+    return [Message(page, m.id, m.string or "", m.fuzzy, m.lineno, tuple(m.user_comments)) for m in _catalog(page)
             if m.id and isinstance(m.id, str) and needs_translation(m.id)]
 
 
 def translations(page: str) -> dict[str, str]:
     """Every msgid of ``page`` (math-only ones too) and its msgstr."""
-    from babel.messages.pofile import read_po
-
-    with open(LOCALE / f"{page}.po", "rb") as f:
-        return {m.id: m.string or "" for m in read_po(f) if m.id and isinstance(m.id, str)}
+    return {m.id: m.string or "" for m in _catalog(page) if m.id and isinstance(m.id, str)}
 
 
 def exempt_terms(m: Message) -> set[str]:
@@ -217,12 +214,11 @@ def apply(page: str, path: Path) -> int:
     fuzzy flags removed); returns how many were set. Unknown msgids are an error."""
     import json
 
-    from babel.messages.pofile import read_po, write_po
+    from babel.messages.pofile import write_po
 
     data = {k: v for k, v in json.loads(Path(path).read_text(encoding="utf-8")).items() if v}
     po = LOCALE / f"{page}.po"
-    with open(po, "rb") as f:
-        catalog = read_po(f)
+    catalog = _catalog(page)
     unknown = [k for k in data if k not in catalog]
     if unknown:
         raise SystemExit(f"{len(unknown)} msgids not in {po.name}, e.g. {unknown[0][:80]!r}")
